@@ -1,0 +1,75 @@
+"""The `graphql-petstore` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from graphql_petstore.database.embedded import psql_executable
+from graphql_petstore.database.location import database_url, libpq_url
+from graphql_petstore.database.migrations import migrate
+from graphql_petstore.errors import PetstoreError
+from graphql_petstore.settings import Settings
+
+logger = logging.getLogger("graphql_petstore")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+        result: int = args.run(settings, args, extra)
+        return result
+    except PetstoreError as exc:
+        print(f"graphql-petstore: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphql-petstore",
+        description="An event-sourced pet store: GraphQL on PostgreSQL.",
+        epilog="With DATABASE_URL unset, an embedded PostgreSQL runs with its data "
+        "under PETSTORE_DATA_DIR.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cmd = commands.add_parser("migrate", help="apply the sql/ migrations")
+    cmd.set_defaults(run=_migrate)
+
+    cmd = commands.add_parser(
+        "psql",
+        help="open psql on the database; further arguments go to psql",
+        description="Open psql on the database; further arguments (-c '…') go to psql.",
+    )
+    cmd.set_defaults(run=_psql)
+    return parser
+
+
+def _migrate(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    with database_url(settings) as url:
+        applied = asyncio.run(migrate(url))
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("database is up to date")
+    return 0
+
+
+def _psql(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        return subprocess.call([psql_executable(), libpq_url(url), *extra])

@@ -1,0 +1,1 @@
+"""The database half: where PostgreSQL is, its migrations, tables and errors."""

@@ -1,0 +1,62 @@
+"""Where the database is: DATABASE_URL, or the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from graphql_petstore.database.embedded import EmbeddedPostgres
+from graphql_petstore.settings import EMBEDDED_DATABASE_NAME, Settings
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """Yields the libpq URL to use; with no DATABASE_URL, runs the embedded
+    server for the duration, its data under settings.data_dir."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    admin_url = server.start()
+    try:
+        asyncio.run(ensure_database(admin_url, EMBEDDED_DATABASE_NAME))
+        yield with_database(admin_url, EMBEDDED_DATABASE_NAME)
+    finally:
+        server.stop()
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A libpq URL (postgres:// or postgresql://) for SQLAlchemy's asyncpg dialect."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0] not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme}://…")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def libpq_url(url: str) -> str:
+    """A URL that asyncpg and psql accept (drops a SQLAlchemy driver suffix)."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and scheme.startswith("postgresql+") else url
+
+
+async def ensure_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(libpq_url(admin_url))
+    try:
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'create database "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another process made it first
+    finally:
+        await conn.close()

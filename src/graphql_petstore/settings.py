@@ -1,0 +1,90 @@
+"""Configuration: one object, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from graphql_petstore.errors import ConfigurationError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_WORKERS = 1
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_DEPTH = 10
+DEFAULT_MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_MAX_METADATA_BYTES = 16_384
+DEFAULT_MAX_QUERY_TOKENS = 2_000
+EMBEDDED_DATABASE_NAME = "petstore"
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("graphql-petstore", appauthor=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> name
+    pool_size: int = DEFAULT_POOL_SIZE
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_page_size: int = DEFAULT_MAX_PAGE_SIZE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    max_query_tokens: int = DEFAULT_MAX_QUERY_TOKENS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = env.get("PETSTORE_DATA_DIR")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+            api_tokens=_parse_tokens(env.get("PETSTORE_API_TOKENS", "")),
+            pool_size=_positive_int(env, "PETSTORE_POOL_SIZE", DEFAULT_POOL_SIZE),
+            max_depth=_positive_int(env, "PETSTORE_MAX_DEPTH", DEFAULT_MAX_DEPTH),
+            max_page_size=_positive_int(env, "PETSTORE_MAX_PAGE_SIZE", DEFAULT_MAX_PAGE_SIZE),
+            max_body_bytes=_positive_int(env, "PETSTORE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_metadata_bytes=_positive_int(
+                env, "PETSTORE_MAX_METADATA_BYTES", DEFAULT_MAX_METADATA_BYTES
+            ),
+            max_query_tokens=_positive_int(
+                env, "PETSTORE_MAX_QUERY_TOKENS", DEFAULT_MAX_QUERY_TOKENS
+            ),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than 0, not {value}")
+    return value
+
+
+def _parse_tokens(raw: str) -> dict[str, str]:
+    """`name:token,name:token` -> {token: name}."""
+    tokens: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, token = item.partition(":")
+        if not sep or not name.strip() or not token.strip():
+            raise ConfigurationError(
+                f"PETSTORE_API_TOKENS must be name:token pairs separated by commas; "
+                f"{item.split(':')[0]!r}… is not"
+            )
+        if token.strip() in tokens:
+            raise ConfigurationError("PETSTORE_API_TOKENS lists one token twice")
+        tokens[token.strip()] = name.strip()
+    return tokens
