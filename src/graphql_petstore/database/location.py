@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -54,9 +55,8 @@ async def ensure_database(admin_url: str, name: str) -> None:
     try:
         exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
         if not exists:
-            try:
+            # Another process may make it first.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'create database "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process made it first
     finally:
         await conn.close()
