@@ -13,14 +13,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import pytest_asyncio
+from starlette.applications import Starlette
+
+from graphql_petstore.app import create_app
 
 from graphql_petstore.database.embedded import EmbeddedPostgres
 from graphql_petstore.database.location import libpq_url, with_database
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +100,57 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+# --- the API, in-process -------------------------------------------------------
+
+API_TOKEN = "test-token-0123456789"
+API_TOKEN_NAME = "tester"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for an in-process app: one known token, default limits."""
+    return Settings(api_tokens={API_TOKEN: API_TOKEN_NAME})
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
+    """The real application on this test's database, its lifespan running."""
+    application = create_app(settings, database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app through httpx's ASGI transport."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        yield http
+
+
+class GraphQLClient:
+    """Posts GraphQL documents; `write` adds the test token."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def query(
+        self, document: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": document, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def write(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.query(document, variables, token=API_TOKEN)
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

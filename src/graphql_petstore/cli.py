@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from graphql_petstore.database.embedded import psql_executable
 from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
-from graphql_petstore.errors import PetstoreError
-from graphql_petstore.settings import Settings
+from graphql_petstore.errors import ConfigurationError, PetstoreError
+from graphql_petstore.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, Settings
 
 logger = logging.getLogger("graphql_petstore")
 
@@ -49,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("migrate", help="apply the sql/ migrations")
     cmd.set_defaults(run=_migrate)
 
+    cmd = commands.add_parser("serve", help="migrate, then serve /graphql")
+    cmd.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    cmd.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    cmd.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"processes (default {DEFAULT_WORKERS})",
+    )
+    cmd.set_defaults(run=_serve)
+
+    cmd = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    cmd.set_defaults(run=_export_schema)
+
     cmd = commands.add_parser(
         "psql",
         help="open psql on the database; further arguments go to psql",
@@ -56,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.set_defaults(run=_psql)
     return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.server import serve
+
+    if args.workers < 1:
+        raise ConfigurationError("--workers must be 1 or more")
+    return serve(settings, args.host, args.port, args.workers)
+
+
+def _export_schema(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.api.schema import create_schema
+
+    print(create_schema(settings).as_str())
+    return 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:

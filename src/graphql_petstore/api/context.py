@@ -1,0 +1,70 @@
+"""What every resolver of one request can reach (info.context)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphql_petstore.api.loaders import Loaders
+from graphql_petstore.settings import Settings
+
+
+@dataclass
+class Context:
+    engine: AsyncEngine
+    settings: Settings
+    request_id: str
+    authorization: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.engine)
+
+    def page_size(self, first: int | None) -> int:
+        """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""
+        from graphql_petstore.settings import DEFAULT_PAGE_SIZE
+
+        if first is None:
+            return min(DEFAULT_PAGE_SIZE, self.settings.max_page_size)
+        if first < 0 or first > self.settings.max_page_size:
+            raise GraphQLError(
+                f"first must be between 0 and {self.settings.max_page_size}, not {first}",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        return first
+
+    def writer(self) -> str:
+        """The name of the API token that authorises a write, or a top-level
+        UNAUTHENTICATED error."""
+        header = self.authorization
+        if not header:
+            raise GraphQLError(
+                "writes need an Authorization: Bearer <token> header",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise GraphQLError(
+                "the Authorization header must be: Bearer <token>",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        name = _token_name(self.settings, token.strip())
+        if name is None:
+            raise GraphQLError(
+                "this API token is not valid for writes", extensions={"code": "FORBIDDEN"}
+            )
+        return name
+
+
+def _token_name(settings: Settings, presented: str) -> str | None:
+    # Compared in constant time, so response times do not reveal a token.
+    found = None
+    for token, name in settings.api_tokens.items():
+        if hmac.compare_digest(token.encode(), presented.encode()):
+            found = name
+    return found

@@ -1,0 +1,86 @@
+"""The input types of the six mutations and of the query filters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.scalars import JSON
+
+from graphql_petstore.api.types import EventType, PetStatus
+
+_METADATA = "A JSON object stored with the event; the server adds actor and requestId."
+
+
+@strawberry.input
+class RecordPetArrivalInput:
+    pet_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Leave out to have the server make a UUIDv7."
+    )
+    name: str
+    species: str
+    price: Decimal
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class RecordPetBirthInput:
+    pet_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Leave out to have the server make a UUIDv7."
+    )
+    mother_id: uuid.UUID
+    name: str
+    species: str | None = strawberry.field(default=None, description="Default: the mother's.")
+    price: Decimal
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class SellPetInput:
+    pet_id: uuid.UUID
+    customer_id: uuid.UUID
+    sale_price: Decimal
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class ChangePetPriceInput:
+    pet_id: uuid.UUID
+    new_price: Decimal
+    old_price: Decimal | None = strawberry.field(
+        default=None, description="When given, the change is refused unless it is the price now."
+    )
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class ReportPetLostInput:
+    pet_id: uuid.UUID
+    lost_date: date | None = strawberry.field(default=None, description="Default: today.")
+    last_seen_location: str | None = None
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class ReportPetFoundInput:
+    pet_id: uuid.UUID
+    found_date: date | None = strawberry.field(default=None, description="Default: today.")
+    found_location: str | None = None
+    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+
+
+@strawberry.input
+class PetFilter:
+    status: list[PetStatus] | None = None
+    species: str | None = None
+    mother_id: uuid.UUID | None = None
+
+
+@strawberry.input
+class EventFilter:
+    pet_id: uuid.UUID | None = None
+    types: list[EventType] | None = None
+    since: datetime | None = None
+    until: datetime | None = None

@@ -1,0 +1,171 @@
+"""The six mutations: validate, append one event, return it with the pet."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from graphql_petstore.api.inputs import (
+    ChangePetPriceInput,
+    RecordPetArrivalInput,
+    RecordPetBirthInput,
+    ReportPetFoundInput,
+    ReportPetLostInput,
+    SellPetInput,
+)
+from graphql_petstore.api.types import (
+    ErrorCode,
+    Info,
+    Pet,
+    PetEventPayload,
+    UserError,
+    event_from_row,
+)
+from graphql_petstore.api.validation import (
+    MAX_LOCATION_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_SPECIES_LENGTH,
+    InputErrors,
+)
+from graphql_petstore.database.appends import append_event, new_id
+from graphql_petstore.errors import DomainError
+
+if TYPE_CHECKING:
+    from graphql_petstore.api.context import Context
+
+
+async def _append(
+    info: Info, checks: InputErrors, event_type: str, metadata: Any, values: dict[str, Any]
+) -> PetEventPayload:
+    context: Context = info.context
+    actor = context.writer()
+    checks.metadata(metadata, context.settings.max_metadata_bytes)
+    if checks.errors:
+        return PetEventPayload(user_errors=checks.errors)
+    stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
+    try:
+        event, pet = await append_event(
+            context.engine, event_type, {"id": new_id(), "metadata": stored_metadata, **values}
+        )
+    except DomainError as error:
+        return PetEventPayload(user_errors=[_user_error(error)])
+    stored = Pet.from_row(pet)
+    context.loaders.pet.prime(stored.id, stored)
+    return PetEventPayload(event=event_from_row(event), pet=stored)
+
+
+def _user_error(error: DomainError) -> UserError:
+    field = ["input", _camel(error.field)] if error.field else None
+    return UserError(code=ErrorCode(error.code), message=error.message, field=field)
+
+
+def _camel(column: str) -> str:
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), column)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="A pet arrives at the store (PetArrived).")
+    async def record_pet_arrival(self, info: Info, input: RecordPetArrivalInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.text("name", input.name, max_length=MAX_NAME_LENGTH, required=True)
+        checks.text("species", input.species, max_length=MAX_SPECIES_LENGTH, required=True)
+        checks.price("price", input.price)
+        return await _append(
+            info,
+            checks,
+            "PET_ARRIVED",
+            input.metadata,
+            {
+                "pet_id": input.pet_id or new_id(),
+                "name": input.name,
+                "species": input.species,
+                "price": input.price,
+            },
+        )
+
+    @strawberry.mutation(description="A pet is born to a mother in the store (PetBorn).")
+    async def record_pet_birth(self, info: Info, input: RecordPetBirthInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.text("name", input.name, max_length=MAX_NAME_LENGTH, required=True)
+        checks.text("species", input.species, max_length=MAX_SPECIES_LENGTH, required=True)
+        checks.price("price", input.price)
+        return await _append(
+            info,
+            checks,
+            "PET_BORN",
+            input.metadata,
+            {
+                "pet_id": input.pet_id or new_id(),
+                "mother_id": input.mother_id,
+                "name": input.name,
+                "species": input.species,
+                "price": input.price,
+            },
+        )
+
+    @strawberry.mutation(description="An AVAILABLE pet is sold to a customer (PetSold).")
+    async def sell_pet(self, info: Info, input: SellPetInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.price("salePrice", input.sale_price)
+        return await _append(
+            info,
+            checks,
+            "PET_SOLD",
+            input.metadata,
+            {
+                "pet_id": input.pet_id,
+                "customer_id": input.customer_id,
+                "sale_price": input.sale_price,
+            },
+        )
+
+    @strawberry.mutation(description="The price of a pet that is not sold changes.")
+    async def change_pet_price(self, info: Info, input: ChangePetPriceInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.price("newPrice", input.new_price)
+        checks.price("oldPrice", input.old_price)
+        return await _append(
+            info,
+            checks,
+            "PET_PRICE_CHANGE",
+            input.metadata,
+            {
+                "pet_id": input.pet_id,
+                "new_price": input.new_price,
+                "old_price": input.old_price,
+            },
+        )
+
+    @strawberry.mutation(description="An AVAILABLE pet goes missing (PetLost).")
+    async def report_pet_lost(self, info: Info, input: ReportPetLostInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.text(
+            "lastSeenLocation",
+            input.last_seen_location,
+            max_length=MAX_LOCATION_LENGTH,
+            required=False,
+        )
+        values: dict[str, Any] = {
+            "pet_id": input.pet_id,
+            "last_seen_location": input.last_seen_location,
+        }
+        if input.lost_date is not None:
+            values["lost_date"] = input.lost_date
+        return await _append(info, checks, "PET_LOST", input.metadata, values)
+
+    @strawberry.mutation(description="A LOST pet is found again (PetFoundAgain).")
+    async def report_pet_found(self, info: Info, input: ReportPetFoundInput) -> PetEventPayload:
+        checks = InputErrors()
+        checks.text(
+            "foundLocation", input.found_location, max_length=MAX_LOCATION_LENGTH, required=False
+        )
+        values: dict[str, Any] = {
+            "pet_id": input.pet_id,
+            "found_location": input.found_location,
+        }
+        if input.found_date is not None:
+            values["found_date"] = input.found_date
+        return await _append(info, checks, "PET_FOUND_AGAIN", input.metadata, values)

@@ -1,0 +1,117 @@
+"""The queries: pets and events, as keyset-paginated connections."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+from graphql import GraphQLError
+
+from graphql_petstore.api import cursors
+from graphql_petstore.api.inputs import EventFilter, PetFilter
+from graphql_petstore.api.types import (
+    Info,
+    PageInfo,
+    Pet,
+    PetConnection,
+    PetEdge,
+    PetEvent,
+    PetEventConnection,
+    event_from_row,
+)
+from graphql_petstore.database import reads
+
+if TYPE_CHECKING:
+    from graphql_petstore.api.context import Context
+
+
+def _require_zone(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise GraphQLError(
+            f"{name} must include a time zone, e.g. 2026-01-31T12:00:00Z",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One pet; with asOf, as it was at that instant.")
+    async def pet(self, info: Info, id: uuid.UUID, as_of: datetime | None = None) -> Pet | None:
+        context: Context = info.context
+        if as_of is None:
+            return await context.loaders.pet.load(id)
+        _require_zone("asOf", as_of)
+        async with context.engine.connect() as conn:
+            row = await reads.pet_as_of(conn, id, as_of)
+        return None if row is None else Pet.from_row(row)
+
+    @strawberry.field(description="Pets in id order.")
+    async def pets(
+        self,
+        info: Info,
+        filter: PetFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PetConnection:
+        context: Context = info.context
+        size = context.page_size(first)
+        after_id = cursors.parse_pet_cursor(after) if after is not None else None
+        where = reads.PetFilter(
+            statuses=[s.value for s in filter.status] if filter and filter.status else None,
+            species=filter.species if filter else None,
+            mother_id=filter.mother_id if filter else None,
+        )
+        async with context.engine.connect() as conn:
+            rows = await reads.pets_page(conn, where, size, after_id)
+        pets = [Pet.from_row(row) for row in rows[:size]]
+        for pet in pets:
+            context.loaders.pet.prime(pet.id, pet)
+        edges = [PetEdge(cursor=cursors.pet_cursor(pet.id), node=pet) for pet in pets]
+        return PetConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                has_previous_page=after_id is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(description="One event.")
+    async def event(self, info: Info, id: uuid.UUID) -> PetEvent | None:
+        context: Context = info.context
+        async with context.engine.connect() as conn:
+            rows = await reads.events_by_id(conn, [id])
+        return event_from_row(rows[0]) if rows else None
+
+    @strawberry.field(
+        description="Events in stream order: the order in which they became visible. "
+        'Resume from any event\'s cursor; after: "0" starts from the very beginning.'
+    )
+    async def events(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PetEventConnection:
+        context: Context = info.context
+        size = context.page_size(first)
+        position = cursors.parse_stream_cursor(after) if after is not None else None
+        if filter is not None:
+            _require_zone("since", filter.since)
+            _require_zone("until", filter.until)
+        where = reads.EventFilter(
+            pet_id=filter.pet_id if filter else None,
+            types=[t.value for t in filter.types] if filter and filter.types else None,
+            since=filter.since if filter else None,
+            until=filter.until if filter else None,
+        )
+        async with context.engine.connect() as conn:
+            rows = await reads.events_page(conn, where, size, position)
+        events = [event_from_row(row) for row in rows[:size]]
+        return PetEventConnection.of(
+            events, has_next=len(rows) > size, has_previous=position is not None
+        )

@@ -1,0 +1,41 @@
+"""The schema, with the limits and caches that keep it safe and fast."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from graphql_petstore.api.masking import MaskUnexpectedErrors
+from graphql_petstore.api.mutations import Mutation
+from graphql_petstore.api.queries import Query
+from graphql_petstore.api.types import ALL_EVENT_TYPES
+from graphql_petstore.settings import Settings
+
+# Distinct documents remembered, parsed and validated, per process.
+DOCUMENT_CACHE_SIZE = 512
+MAX_ALIASES = 30
+
+
+def create_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=ALL_EVENT_TYPES,
+        # Factories: extensions hold per-request state, so each request gets
+        # its own; the parser and validation caches live at module level and
+        # are shared by every request.
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            MaskUnexpectedErrors,
+        ],
+    )

@@ -1,0 +1,58 @@
+"""Early checks of mutation input, for clear field-level messages.
+
+The database enforces every rule itself (sql/); these checks only say what is
+wrong before a round trip, in the words of the GraphQL input fields.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from graphql_petstore.api.types import ErrorCode, UserError
+
+MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
+MAX_NAME_LENGTH = 100
+MAX_SPECIES_LENGTH = 50
+MAX_LOCATION_LENGTH = 1_000
+
+
+class InputErrors:
+    def __init__(self) -> None:
+        self.errors: list[UserError] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(
+            UserError(code=ErrorCode.VALIDATION_FAILED, message=message, field=["input", field])
+        )
+
+    def price(self, field: str, value: Decimal | None) -> None:
+        if value is None:
+            return
+        if not value.is_finite():
+            self.add(field, f"{field} must be a number, not {value}")
+        elif value < 0:
+            self.add(field, f"{field} must be 0 or more")
+        elif value > MAX_PRICE:
+            self.add(field, f"{field} must be at most {MAX_PRICE}")
+        elif value != value.quantize(Decimal("0.01")):
+            self.add(field, f"{field} must have at most two decimals")
+
+    def text(self, field: str, value: str | None, *, max_length: int, required: bool) -> None:
+        if value is None:
+            return
+        if required and not value.strip():
+            self.add(field, f"{field} must not be empty")
+        elif len(value.strip()) > max_length:
+            self.add(field, f"{field} must be at most {max_length} characters")
+
+    def metadata(self, value: Any, max_bytes: int) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.add("metadata", "metadata must be a JSON object")
+            return
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > max_bytes:
+            self.add("metadata", f"metadata must be at most {max_bytes} bytes of JSON, not {size}")

@@ -1,0 +1,134 @@
+"""The ASGI application: /graphql (POST, GraphiQL on GET, WebSocket),
+/healthz and /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from graphql_petstore.api.context import Context
+from graphql_petstore.api.schema import create_schema
+from graphql_petstore.database.engine import create_engine
+from graphql_petstore.database.migrations import is_current, load_migrations
+from graphql_petstore.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from graphql_petstore.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_QUERY = """\
+# Welcome to graphql-petstore. Run this with Ctrl-Enter.
+# Writes need a header (see Headers below): {"Authorization": "Bearer <token>"}
+query AvailablePets {
+  pets(filter: {status: [AVAILABLE]}, first: 10) {
+    edges {
+      node {
+        id
+        name
+        species
+        price
+        status
+        history(first: 5) {
+          nodes { type createdAt ... on PetPriceChange { oldPrice newPrice } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+# mutation Arrive {
+#   recordPetArrival(input: {name: "Fluffy", species: "Cat", price: "100.00"}) {
+#     event { id type createdAt }
+#     pet { id name status price version }
+#     userErrors { code message field }
+#   }
+# }
+"""
+
+
+class PetstoreGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(create_schema(settings), **kwargs)
+        self.settings = settings
+        html = self.graphql_ide_html
+        start = html.find("const EXAMPLE_QUERY = `")
+        end = html.find("`;", start)
+        if start >= 0 and end > start:
+            escaped = EXAMPLE_QUERY.replace("\\", "\\\\").replace("`", "\\`").replace("$", "\\$")
+            html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
+        self._ide_html = html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_html)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.scope.get("state", {})
+        return Context(
+            engine=request.app.state.engine,
+            settings=self.settings,
+            request_id=state.get("request_id", ""),
+            authorization=request.headers.get("authorization"),
+        )
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    migrations = load_migrations()
+    graphql = PetstoreGraphQL(settings, graphql_ide="graphiql", allow_queries_via_get=False)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(database_url, settings.pool_size)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("select 1"))
+                raw = await conn.get_raw_connection()
+                current = await is_current(raw.driver_connection, migrations)
+        except Exception as exc:
+            logger.warning("readyz: database not reachable: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        if not current:
+            return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """The uvicorn factory of `serve`: DATABASE_URL is set by then."""
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL must be set for the application factory")
+    return create_app(settings, settings.database_url)

@@ -1,0 +1,45 @@
+"""`graphql-petstore serve`: migrate, then run the app under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+
+import uvicorn
+
+from graphql_petstore.database.location import database_url
+from graphql_petstore.database.migrations import migrate
+from graphql_petstore.settings import Settings
+
+GENERATED_TOKEN_NAME = "admin"
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        # The workers (uvicorn's child processes) read their settings from the
+        # environment: hand them the resolved database and the tokens.
+        os.environ["DATABASE_URL"] = url
+        if not settings.api_tokens:
+            token = secrets.token_urlsafe(24)
+            os.environ["PETSTORE_API_TOKENS"] = f"{GENERATED_TOKEN_NAME}:{token}"
+            print(
+                f"No PETSTORE_API_TOKENS set; writes accept this token until the server "
+                f"stops:\n\n    Authorization: Bearer {token}\n",
+                file=sys.stderr,
+                flush=True,
+            )
+        print(f"GraphiQL: http://{host}:{port}/graphql", file=sys.stderr, flush=True)
+        uvicorn.run(
+            "graphql_petstore.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    return 0
