@@ -22,7 +22,6 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
-
 from graphql_petstore.database.embedded import EmbeddedPostgres
 from graphql_petstore.database.location import libpq_url, with_database
 from graphql_petstore.database.migrations import migrate
