@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -32,6 +34,10 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 flush=True,
             )
         print(f"GraphiQL: http://{host}:{port}/graphql", file=sys.stderr, flush=True)
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
+        # with the handler that was there before it; make that handler an exit
+        # that unwinds this block, so the embedded database is stopped too.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.run(
             "graphql_petstore.app:create_app_from_env",
             factory=True,
@@ -43,3 +49,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
             timeout_graceful_shutdown=5,
         )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
