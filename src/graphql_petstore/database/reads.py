@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, func, literal_column, or_, select, text
+from sqlalchemy import Select, Text, cast, func, literal, select, text, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graphql_petstore.database.tables import pet_event_log, pets
+from graphql_petstore.database.tables import XID8, pet_event_log, pets
 
 # The log's columns, with the transaction id as text (xid8 has no Python type).
+# Statements must order by the qualified pet_event_log.tx_id: a bare "tx_id"
+# in ORDER BY would name this text output column and sort as text.
 _EVENT_COLUMNS = [cast(c, Text).label("tx_id") if c.name == "tx_id" else c for c in pet_event_log.c]
 
 
@@ -120,14 +122,10 @@ async def events_page(
         .limit(first + 1)
     )
     if after is not None:
-        tx = literal_column("cast(cast(:after_tx as text) as xid8)").bindparams(
-            after_tx=str(after.tx_id)
-        )
+        tx = cast(literal(str(after.tx_id), Text), XID8)
+        # A row comparison, so that the (tx_id, seq) index serves it.
         statement = statement.where(
-            or_(
-                pet_event_log.c.tx_id > tx,
-                and_(pet_event_log.c.tx_id == tx, pet_event_log.c.seq > after.seq),
-            )
+            tuple_(pet_event_log.c.tx_id, pet_event_log.c.seq) > tuple_(tx, after.seq)
         )
     if where.pet_id is not None:
         statement = statement.where(pet_event_log.c.pet_id == where.pet_id)

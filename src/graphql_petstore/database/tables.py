@@ -20,8 +20,21 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
+
+
+class _Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id; only used in casts."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "xid8"
+
+
+XID8 = _Xid8()
 
 MONEY = Numeric(10, 2, asdecimal=True)
 
