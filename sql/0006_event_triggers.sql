@@ -32,8 +32,9 @@ begin
                 perform petstore_reject('PET_ALREADY_EXISTS',
                     format('pet %s already exists', new.pet_id), 'pet_id');
             end if;
-            new.name := btrim(new.name);
-            new.species := nullif(btrim(new.species), '');
+            -- Spaces, tabs and line breaks at either end are not part of a name.
+            new.name := btrim(new.name, E' \t\n\r\f\x0b');
+            new.species := nullif(btrim(new.species, E' \t\n\r\f\x0b'), '');
             if tg_table_name = 'pet_born_events' then
                 -- FOR SHARE keeps the mother from being sold or lost until
                 -- this birth commits.

@@ -16,6 +16,8 @@ MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 MAX_NAME_LENGTH = 100
 MAX_SPECIES_LENGTH = 50
 MAX_LOCATION_LENGTH = 1_000
+# What the database trims from names and species (sql/0006_event_triggers.sql).
+TRIMMED = " \t\n\r\f\v"
 
 
 class InputErrors:
@@ -42,9 +44,9 @@ class InputErrors:
     def text(self, field: str, value: str | None, *, max_length: int, required: bool) -> None:
         if value is None:
             return
-        if required and not value.strip():
+        if required and not value.strip(TRIMMED):
             self.add(field, f"{field} must not be empty")
-        elif len(value.strip()) > max_length:
+        elif len(value.strip(TRIMMED)) > max_length:
             self.add(field, f"{field} must be at most {max_length} characters")
 
     def metadata(self, value: Any, max_bytes: int) -> None:

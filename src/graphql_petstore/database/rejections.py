@@ -65,7 +65,7 @@ def _column_of_constraint(table: str | None, constraint: str | None) -> str | No
     if not table or not constraint or not constraint.startswith(table + "_"):
         return None
     rest = constraint[len(table) + 1 :]
-    for suffix in ("_not_negative", "_not_blank"):
+    for suffix in ("_not_negative", "_not_blank", "_not_too_long"):
         if rest.endswith(suffix):
             return rest[: -len(suffix)]
     return None
