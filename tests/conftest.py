@@ -8,9 +8,13 @@ migrated once into a template database, and every test gets its own copy
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import shutil
+import tempfile
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,17 +35,34 @@ logger = logging.getLogger(__name__)
 
 
 def _container_engine_answers() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
         return False
+    # A failed ping leaves the docker client's socket unclosed; its
+    # ResourceWarning would surface (as an error) in whichever test runs when
+    # the garbage collector finds it. Collect it here, where it is ignored.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            import docker
+
+            client = docker.from_env(timeout=3)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except Exception:
+            return False
+        finally:
+            gc.collect()
     return True
 
 
+_EMBEDDED_PARENT = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else "/tmp"
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     """A URL of a PostgreSQL server on which the tests may create databases."""
     url = os.environ.get("PETSTORE_TEST_DATABASE_URL")
     if url:
@@ -53,11 +74,19 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         with PostgresContainer("postgres:18", driver=None) as container:
             yield container.get_connection_url()
         return
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("embedded")))
+    # Not under tmp_path_factory: the server runs as another user when the tests
+    # run as root, and every pytest session that starts makes pytest's own
+    # temporary root private again (chmod 700), locking the server out of its
+    # files while another session's tests run. In memory where there is a
+    # tmpfs: each test's CREATE DATABASE writes a few hundred files, which
+    # takes ten times longer on a disk.
+    data_dir = Path(tempfile.mkdtemp(prefix="petstore-tests-", dir=_EMBEDDED_PARENT))
+    server = EmbeddedPostgres(data_dir)
     try:
         yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _admin(url: str) -> asyncpg.Connection:
@@ -99,6 +128,19 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def empty_database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A new database of this test's own with nothing in it: not migrated."""
+    name = f"petstore_empty_{uuid.uuid4().hex[:16]}"
+    admin = await _admin(postgres_server_url)
+    try:
+        await admin.execute(f'create database "{name}"')
+        yield with_database(postgres_server_url, name)
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await admin.close()
 
 
 # --- the API, in-process -------------------------------------------------------
