@@ -21,6 +21,13 @@ begin
         perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
     end if;
 
+    -- A pet that does not exist yet has no row to lock: two arrivals of one
+    -- new id serialise on a transaction-scoped advisory lock on the id instead,
+    -- so that the second one finds the first one's pet and is refused cleanly.
+    if tg_table_name in ('pet_arrived_events', 'pet_born_events') then
+        perform pg_advisory_xact_lock(hashtextextended(new.pet_id::text, 0));
+    end if;
+
     -- Every event on one pet waits here for the one before it to commit or
     -- roll back, then checks its rule against the state that one left. Of two
     -- concurrent sales, the second sees SOLD.
@@ -129,8 +136,8 @@ begin
     pet := pet_fold(pet, jsonb_populate_record(null::pet_event_log, to_jsonb(new)));
 
     if new.pet_version = 1 then
-        -- Two arrivals of one new id both pass the check (there was no row to
-        -- lock); the second waits here for the first and then finds its row.
+        -- The advisory lock in events_check() makes this conflict impossible for
+        -- events; it stays as the read model's own guard.
         insert into pets values (pet.*) on conflict (id) do nothing;
         if not found then
             perform petstore_reject('PET_ALREADY_EXISTS',

@@ -1,23 +1,17 @@
-"""compose.yaml: postgres:18 with the schema of sql/ applied on first start.
+"""compose.yaml: postgres:18 and the app, which migrates it at start.
 
 No container engine runs on the test machines, so the file is checked here
-instead, and the part the image would do (run each file of
-/docker-entrypoint-initdb.d with psql, in name order) is done with psql on the
-test server."""
+instead: its services, images, mounts and health checks, and the Containerfile
+it builds the app from."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import yaml
-
-from graphql_petstore.database.embedded import psql_executable
-from graphql_petstore.database.migrations import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sql"
@@ -57,12 +51,6 @@ def test_postgres_service_creates_the_petstore_database_with_a_password() -> Non
     assert environment["POSTGRES_PASSWORD"]
 
 
-def test_sql_directory_is_mounted_read_only_as_the_init_scripts() -> None:
-    source, read_only = _mounts(_postgres())[INIT_DIR]
-    assert (ROOT / source).resolve() == SQL_DIR
-    assert read_only
-
-
 def test_data_lives_in_a_named_volume_at_the_postgres_18_data_root() -> None:
     source, read_only = _mounts(_postgres())["/var/lib/postgresql"]
     assert source in _compose()["volumes"]
@@ -70,14 +58,49 @@ def test_data_lives_in_a_named_volume_at_the_postgres_18_data_root() -> None:
     assert "/var/lib/postgresql/data" not in _mounts(_postgres())
 
 
-def test_postgres_service_has_a_pg_isready_healthcheck_over_tcp() -> None:
+def test_postgres_service_has_a_pg_isready_healthcheck() -> None:
     test = _postgres()["healthcheck"]["test"]
     command = test[1:] if test[0] in ("CMD", "CMD-SHELL") else test
     words = " ".join(command).split()
     assert words[0] == "pg_isready"
-    # The image's temporary server that runs the init scripts has no TCP.
-    assert words[words.index("-h") + 1] in ("127.0.0.1", "localhost")
     assert words[words.index("-d") + 1] == "petstore"
+
+
+def _app() -> dict[str, Any]:
+    service: dict[str, Any] = _compose()["services"]["app"]
+    return service
+
+
+def test_app_is_built_from_the_containerfile_in_the_repository() -> None:
+    build = _app()["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT
+    assert (ROOT / build["dockerfile"]).is_file()
+
+
+def test_containerfile_runs_the_server_as_a_non_root_user() -> None:
+    lines = [line.split() for line in (ROOT / "Containerfile").read_text().splitlines()]
+    users = [words[1] for words in lines if words and words[0] == "USER"]
+    assert users, "the Containerfile sets no USER"
+    assert users[-1] not in ("root", "0")
+    cmd = next(" ".join(words) for words in reversed(lines) if words and words[0] == "CMD")
+    assert "graphql-petstore" in cmd
+    assert "serve" in cmd
+
+
+def test_app_serves_against_the_postgres_service_once_it_is_healthy() -> None:
+    app = _app()
+    assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
+    url = app["environment"]["DATABASE_URL"]
+    assert url.startswith("postgresql://")
+    assert "@postgres:5432/petstore" in url
+    assert app["environment"]["PETSTORE_API_TOKENS"]
+    assert "serve" in app["command"]
+    assert any(port.endswith(":8000") for port in app["ports"])
+
+
+def test_app_has_a_healthcheck_on_readyz() -> None:
+    test = " ".join(_app()["healthcheck"]["test"])
+    assert "/readyz" in test
 
 
 def test_sql_files_are_numbered_plain_sql_that_the_image_runs_in_order() -> None:
@@ -94,47 +117,3 @@ def test_sql_files_are_numbered_plain_sql_that_the_image_runs_in_order() -> None
 def test_sql_file_has_no_psql_meta_commands(path: Path) -> None:
     meta = [line for line in path.read_text().splitlines() if line.lstrip().startswith("\\")]
     assert meta == []
-
-
-async def _run_init_scripts_like_the_image(url: str) -> None:
-    # docker-entrypoint.sh: psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password -f <file>,
-    # for each file of /docker-entrypoint-initdb.d in name order.
-    for path in sorted(SQL_DIR.glob("*.sql")):
-        script = PurePosixPath(INIT_DIR) / path.name
-        psql = await asyncio.create_subprocess_exec(
-            *(psql_executable(), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "--no-password"),
-            *("--dbname", url, "-f", str(path)),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, stderr = await asyncio.wait_for(psql.communicate(), timeout=PSQL_TIMEOUT_SECONDS)
-        assert psql.returncode == 0, f"{script}: {stderr.decode()}"
-
-
-async def test_init_scripts_build_a_working_store_under_psql(empty_database_url: str) -> None:
-    await _run_init_scripts_like_the_image(empty_database_url)
-    conn = await asyncpg.connect(empty_database_url)
-    try:
-        await conn.execute(
-            "INSERT INTO pet_arrived_events (pet_id, name, species, price, event_type)"
-            " VALUES (uuid_generate_v7(), 'Fluffy', 'Cat', 100.00, 'PET_ARRIVED')"
-        )
-        row = await conn.fetchrow("select name, status, version from pets")
-        assert row is not None
-        assert tuple(row) == ("Fluffy", "AVAILABLE", 1)
-    finally:
-        await conn.close()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=asyncpg.DuplicateTableError,
-    reason="the init scripts leave schema_migrations empty, so migrate() (run by "
-    "`serve` at start) applies 0001 and 0002 again and fails: relation "
-    '"events_seq" already exists. Needed before an app service joins compose.yaml',
-)
-async def test_migrate_after_the_images_init_scripts_applies_nothing(
-    empty_database_url: str,
-) -> None:
-    await _run_init_scripts_like_the_image(empty_database_url)
-    assert await migrate(empty_database_url) == []

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,9 +21,15 @@ from strawberry.asgi import GraphQL
 
 from graphql_petstore.api.context import Context
 from graphql_petstore.api.schema import create_schema
+from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.engine import create_engine
 from graphql_petstore.database.migrations import is_current, load_migrations
-from graphql_petstore.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from graphql_petstore.database.stream import EventStream
+from graphql_petstore.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    WebSocketLimitMiddleware,
+)
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -69,6 +77,17 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
         self._ide_html = html
 
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            decoded = json.loads(data)
+        except RecursionError:
+            # strawberry answers a JSONDecodeError with 400; a body nested too
+            # deeply for the parser is just as malformed.
+            raise json.JSONDecodeError("JSON nested too deeply", "", 0) from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return decoded
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
 
@@ -78,21 +97,35 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             engine=request.app.state.engine,
             settings=self.settings,
             request_id=state.get("request_id", ""),
+            stream=request.app.state.stream,
             authorization=request.headers.get("authorization"),
         )
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     migrations = load_migrations()
-    graphql = PetstoreGraphQL(settings, graphql_ide="graphiql", allow_queries_via_get=False)
+    graphql = PetstoreGraphQL(
+        settings,
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings.pool_size)
+        doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
+        stream = EventStream(engine, doorbell, settings.poll_interval)
         app.state.engine = engine
+        app.state.doorbell = doorbell
+        app.state.stream = stream
+        await doorbell.start()
+        await stream.start()
         try:
             yield
         finally:
+            await stream.stop()
+            await doorbell.stop()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -121,6 +154,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
         ],
         lifespan=lifespan,
     )

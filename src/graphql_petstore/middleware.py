@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every request, and a cap on body size."""
+"""ASGI middleware: a request id on every request, caps on body size and on
+concurrent WebSocket connections."""
 
 from __future__ import annotations
 
@@ -100,6 +101,40 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class WebSocketLimitMiddleware:
+    """Refuses WebSocket connections beyond `max_connections` per process, with
+    close code 1013 (try again later) and a reason that says why."""
+
+    def __init__(self, app: ASGIApp, max_connections: int) -> None:
+        self.app = app
+        self.max_connections = max_connections
+        self.open = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if self.open >= self.max_connections:
+            # Accept, then close with a reason: a refused handshake would reach
+            # the client as a bare HTTP 403.
+            await receive()  # websocket.connect
+            offered = scope.get("subprotocols") or []
+            await send({"type": "websocket.accept", "subprotocol": offered[0] if offered else None})
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": 1013,
+                    "reason": f"too many connections (at most {self.max_connections})",
+                }
+            )
+            return
+        self.open += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.open -= 1
 
 
 class _TooLarge(Exception):

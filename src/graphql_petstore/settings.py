@@ -21,7 +21,12 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_METADATA_BYTES = 16_384
 DEFAULT_MAX_QUERY_TOKENS = 2_000
+DEFAULT_SUBSCRIPTIONS = "listen"
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+DEFAULT_MAX_WEBSOCKETS = 2_000
 EMBEDDED_DATABASE_NAME = "petstore"
+SUBSCRIPTION_MODES = ("listen", "poll")
 
 
 def default_data_dir() -> Path:
@@ -39,6 +44,13 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     max_query_tokens: int = DEFAULT_MAX_QUERY_TOKENS
+    # "listen": LISTEN/NOTIFY wakes subscriptions; "poll": they re-read every
+    # poll_interval seconds (for transaction-pooling proxies). In listen mode
+    # poll_interval is the safety net for events that became visible silently.
+    subscriptions: str = DEFAULT_SUBSCRIPTIONS
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
+    max_websockets: int = DEFAULT_MAX_WEBSOCKETS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +70,16 @@ class Settings:
             max_query_tokens=_positive_int(
                 env, "PETSTORE_MAX_QUERY_TOKENS", DEFAULT_MAX_QUERY_TOKENS
             ),
+            subscriptions=_choice(
+                env, "PETSTORE_SUBSCRIPTIONS", SUBSCRIPTION_MODES, DEFAULT_SUBSCRIPTIONS
+            ),
+            poll_interval=_positive_float(env, "PETSTORE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
+            max_subscriptions_per_connection=_positive_int(
+                env,
+                "PETSTORE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            ),
+            max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
         )
 
 
@@ -72,6 +94,28 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be greater than 0, not {value}")
     return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _parse_tokens(raw: str) -> dict[str, str]:

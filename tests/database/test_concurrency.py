@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-import pytest
 
 from tests.database.rules import (
     RULE_SQLSTATES,
@@ -125,11 +124,6 @@ async def test_concurrent_sales_without_a_held_lock_store_exactly_one(
     assert (sold["status"], sold["version"]) == ("SOLD", 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the second arrival fails on the unique index pet_arrived_events_pet_version "
-    "(23505 unique_violation) before events_apply() can report PET_ALREADY_EXISTS",
-)
 async def test_second_concurrent_arrival_of_one_id_is_rejected(
     conn: asyncpg.Connection, database_url: str
 ) -> None:

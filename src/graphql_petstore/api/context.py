@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
+from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import Settings
 
 
@@ -18,12 +19,17 @@ class Context:
     engine: AsyncEngine
     settings: Settings
     request_id: str
+    stream: EventStream
     authorization: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.engine)
+
+    def reset_loaders(self) -> None:
+        """Forget what was loaded: each subscription event reads afresh."""
+        self.__dict__.pop("loaders", None)
 
     def page_size(self, first: int | None) -> int:
         """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""

@@ -14,6 +14,10 @@ from graphql import GraphQLError
 
 from graphql_petstore.database.reads import StreamPosition
 
+MAX_TX_ID = 2**64 - 1  # xid8
+MAX_SEQ = 2**63 - 1  # bigint
+MAX_VERSION = 2**31 - 1  # integer
+
 # The cursor of the very beginning of the event stream, before every event:
 # events(after: "0") and the events subscription replay everything from it.
 BEGINNING = "0"
@@ -56,7 +60,7 @@ def version_cursor(version: int) -> str:
 
 def parse_version_cursor(cursor: str) -> int:
     value = _decode("version", cursor)
-    if not value.isdigit():
+    if not (value.isdigit() and int(value) <= MAX_VERSION):
         raise GraphQLError("after: not a history cursor", extensions={"code": "BAD_USER_INPUT"})
     return int(value)
 
@@ -70,6 +74,6 @@ def parse_stream_cursor(cursor: str) -> StreamPosition | None:
     if cursor == BEGINNING:
         return None
     tx, _, seq = _decode("stream", cursor).partition(".")
-    if not (tx.isdigit() and seq.isdigit()):
+    if not (tx.isdigit() and seq.isdigit() and int(tx) <= MAX_TX_ID and int(seq) <= MAX_SEQ):
         raise GraphQLError("after: not an event cursor", extensions={"code": "BAD_USER_INPUT"})
     return StreamPosition(int(tx), int(seq))

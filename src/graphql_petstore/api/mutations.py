@@ -28,6 +28,7 @@ from graphql_petstore.api.validation import (
     MAX_NAME_LENGTH,
     MAX_SPECIES_LENGTH,
     InputErrors,
+    trimmed,
 )
 from graphql_petstore.database.appends import append_event, new_id
 from graphql_petstore.errors import DomainError
@@ -80,8 +81,8 @@ class Mutation:
             input.metadata,
             {
                 "pet_id": input.pet_id or new_id(),
-                "name": input.name,
-                "species": input.species,
+                "name": trimmed(input.name),
+                "species": trimmed(input.species),
                 "price": input.price,
             },
         )
@@ -100,8 +101,8 @@ class Mutation:
             {
                 "pet_id": input.pet_id or new_id(),
                 "mother_id": input.mother_id,
-                "name": input.name,
-                "species": input.species,
+                "name": trimmed(input.name),
+                "species": trimmed(input.species),
                 "price": input.price,
             },
         )

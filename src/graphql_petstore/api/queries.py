@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
 
 
-def _require_zone(name: str, value: datetime | None) -> None:
+def require_zone(name: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
         raise GraphQLError(
             f"{name} must include a time zone, e.g. 2026-01-31T12:00:00Z",
@@ -42,7 +42,7 @@ class Query:
         context: Context = info.context
         if as_of is None:
             return await context.loaders.pet.load(id)
-        _require_zone("asOf", as_of)
+        require_zone("asOf", as_of)
         async with context.engine.connect() as conn:
             row = await reads.pet_as_of(conn, id, as_of)
         return None if row is None else Pet.from_row(row)
@@ -101,8 +101,8 @@ class Query:
         size = context.page_size(first)
         position = cursors.parse_stream_cursor(after) if after is not None else None
         if filter is not None:
-            _require_zone("since", filter.since)
-            _require_zone("until", filter.until)
+            require_zone("since", filter.since)
+            require_zone("until", filter.until)
         where = reads.EventFilter(
             pet_id=filter.pet_id if filter else None,
             types=[t.value for t in filter.types] if filter and filter.types else None,

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 from graphql_petstore.api.masking import MaskUnexpectedErrors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
+from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
 from graphql_petstore.settings import Settings
 
@@ -26,6 +27,7 @@ def create_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=ALL_EVENT_TYPES,
         # Factories: extensions hold per-request state, so each request gets
         # its own; the parser and validation caches live at module level and

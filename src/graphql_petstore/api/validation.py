@@ -44,7 +44,9 @@ class InputErrors:
     def text(self, field: str, value: str | None, *, max_length: int, required: bool) -> None:
         if value is None:
             return
-        if required and not value.strip(TRIMMED):
+        if "\x00" in value:
+            self.add(field, f"{field} must not contain NUL characters")
+        elif required and not value.strip(TRIMMED):
             self.add(field, f"{field} must not be empty")
         elif len(value.strip(TRIMMED)) > max_length:
             self.add(field, f"{field} must be at most {max_length} characters")
@@ -55,6 +57,26 @@ class InputErrors:
         if not isinstance(value, dict):
             self.add("metadata", "metadata must be a JSON object")
             return
-        size = len(json.dumps(value, separators=(",", ":")).encode())
-        if size > max_bytes:
+        encoded = json.dumps(value, separators=(",", ":"))
+        size = len(encoded.encode())
+        if _has_nul(value):
+            # PostgreSQL's jsonb cannot hold a NUL character.
+            self.add("metadata", "metadata must not contain NUL characters")
+        elif size > max_bytes:
             self.add("metadata", f"metadata must be at most {max_bytes} bytes of JSON, not {size}")
+
+
+def trimmed(value: str | None) -> str | None:
+    """A name as the database will store it: the database trims too, but only
+    after checking the column's length, so send it trimmed."""
+    return None if value is None else value.strip(TRIMMED)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

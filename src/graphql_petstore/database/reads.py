@@ -25,7 +25,7 @@ from graphql_petstore.database.tables import XID8, pet_event_log, pets
 _EVENT_COLUMNS = [cast(c, Text).label("tx_id") if c.name == "tx_id" else c for c in pet_event_log.c]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class StreamPosition:
     """A place in the commit-safe event stream: (transaction id, sequence)."""
 
@@ -139,16 +139,29 @@ async def events_page(
 
 
 async def pet_as_of(conn: AsyncConnection, pet_id: uuid.UUID, as_of: datetime) -> RowMapping | None:
-    """The pet as its events up to `as_of` left it, folded by the same
-    pet_fold() that the triggers use; None before its first event."""
+    """The pet as its events up to `as_of` left it; None before its first event."""
+    return await _fold(conn, pet_id, "e.created_at <= :bound", as_of)
+
+
+async def pet_at_version(
+    conn: AsyncConnection, pet_id: uuid.UUID, version: int
+) -> RowMapping | None:
+    """The pet as its first `version` events left it."""
+    return await _fold(conn, pet_id, "e.pet_version <= :bound", version)
+
+
+async def _fold(
+    conn: AsyncConnection, pet_id: uuid.UUID, bound: str, value: object
+) -> RowMapping | None:
+    # The same pet_fold() that the triggers apply, over a prefix of the history.
     statement = text(
-        """
+        f"""
         select (state).* from (
             select pet_fold_all(e order by e.pet_version) as state
             from pet_event_log e
-            where e.pet_id = :pet_id and e.created_at <= :as_of
+            where e.pet_id = :pet_id and {bound}
         ) folded
         """
     ).columns(*pets.c)
-    row = (await conn.execute(statement, {"pet_id": pet_id, "as_of": as_of})).mappings().one()
+    row = (await conn.execute(statement, {"pet_id": pet_id, "bound": value})).mappings().one()
     return None if row["id"] is None else row

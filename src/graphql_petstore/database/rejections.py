@@ -33,6 +33,8 @@ _VALIDATION_SQLSTATES = {
     "23514": "is not valid",  # check_violation
     "22001": "is too long",  # string_data_right_truncation
     "22003": "is out of range",  # numeric_value_out_of_range
+    "22021": "contains a character that is not allowed",  # character_not_in_repertoire
+    "22P05": "contains a character that is not allowed",  # untranslatable_character
 }
 
 

@@ -1,0 +1,88 @@
+"""The subscriptions: live pet changes and the gap-free event stream.
+
+Both follow the process's EventStream (graphql_petstore.database.stream), which
+reads the tables in commit-safe order; the doorbell only wakes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
+
+import strawberry
+from sqlalchemy.engine import RowMapping
+
+from graphql_petstore.api import cursors
+from graphql_petstore.api.inputs import EventFilter
+from graphql_petstore.api.queries import require_zone
+from graphql_petstore.api.types import Info, Pet, PetEvent, PetStatus, event_from_row
+
+if TYPE_CHECKING:
+    from graphql_petstore.api.context import Context
+
+
+@strawberry.type(description="An event and the pet as that event left it.")
+class PetChange:
+    pet: Pet
+    event: PetEvent
+
+
+def _matches(row: RowMapping, where: EventFilter | None) -> bool:
+    if where is None:
+        return True
+    if where.pet_id is not None and row["pet_id"] != where.pet_id:
+        return False
+    if where.types and row["event_type"] not in {t.value for t in where.types}:
+        return False
+    if where.since is not None and row["created_at"] < where.since:
+        return False
+    return not (where.until is not None and row["created_at"] > where.until)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Every change of a pet from now on: of one pet (id), or of pets whose "
+        "status after the change is one of `status`."
+    )
+    async def pet_changed(
+        self,
+        info: Info,
+        id: uuid.UUID | None = None,
+        status: list[PetStatus] | None = None,
+    ) -> AsyncGenerator[PetChange, None]:
+        context: Context = info.context
+        statuses = {s.value for s in status} if status else None
+        start = await context.stream.end_position()
+        async for row in context.stream.follow(start):
+            if id is not None and row["pet_id"] != id:
+                continue
+            state = await context.stream.pet_after(row)
+            if state is None or (statuses and state["status"] not in statuses):
+                continue
+            context.reset_loaders()
+            yield PetChange(pet=Pet.from_row(state), event=event_from_row(row))
+
+    @strawberry.subscription(
+        description="Events in stream order: those after `after` (any event's cursor, or "
+        '"0" for the very beginning), then live. Without `after`, new events only.'
+    )
+    async def events(
+        self,
+        info: Info,
+        after: str | None = None,
+        filter: EventFilter | None = None,
+    ) -> AsyncGenerator[PetEvent, None]:
+        context: Context = info.context
+        if filter is not None:
+            require_zone("since", filter.since)
+            require_zone("until", filter.until)
+        if after is not None:
+            start = cursors.parse_stream_cursor(after)
+        else:
+            start = await context.stream.end_position()
+        async for row in context.stream.follow(start):
+            if _matches(row, filter):
+                context.reset_loaders()
+                yield event_from_row(row)

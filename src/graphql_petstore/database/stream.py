@@ -1,0 +1,168 @@
+"""The per-process tail of the event stream, and subscribers' cursors on it.
+
+Order and completeness come from the tables, not from notifications: events
+are read in (tx_id, seq) order and only below the oldest running transaction
+(see reads.events_page), so a position, once passed, never has an event
+committed behind it.
+
+One reader per process follows the head of the stream when the doorbell rings
+and keeps the most recent events in a bounded buffer. A subscriber whose
+cursor lies within the buffer takes its events from there, without a query;
+one that is further behind (a catch-up from an old cursor, or a client too
+slow to keep up) reads its own batches from the database until it reaches the
+buffer. A slow subscriber therefore costs a cursor, never memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphql_petstore.database import reads
+from graphql_petstore.database.doorbell import Doorbell
+from graphql_petstore.database.reads import StreamPosition
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+BUFFER_SIZE = 2_000
+PET_STATE_CACHE_SIZE = 4_096
+
+
+def position_of(row: RowMapping) -> StreamPosition:
+    return StreamPosition(int(row["tx_id"]), row["seq"])
+
+
+class EventStream:
+    def __init__(self, engine: AsyncEngine, doorbell: Doorbell, poll_interval: float) -> None:
+        self._engine = engine
+        self._doorbell = doorbell
+        self._poll_interval = poll_interval
+        self._buffer: deque[tuple[StreamPosition, RowMapping]] = deque()
+        # The buffer holds every event after _buffer_start up to _head.
+        self._buffer_start: StreamPosition | None = None
+        self._head: StreamPosition | None = None
+        self._advanced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._pet_states: OrderedDict[object, RowMapping | None] = OrderedDict()
+
+    async def start(self) -> None:
+        self._head = await self.end_position()
+        self._buffer_start = self._head
+        self._task = asyncio.create_task(self._follow_head(), name="event-stream")
+
+    async def stop(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._wake()
+
+    @property
+    def head(self) -> StreamPosition | None:
+        return self._head
+
+    async def end_position(self) -> StreamPosition | None:
+        """The position of the last event that a reader may see now (None: no event yet)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "select tx_id::text as tx_id, seq from pet_event_log"
+                        " where tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+                        " order by pet_event_log.tx_id desc, seq desc limit 1"
+                    )
+                )
+            ).first()
+        return None if row is None else StreamPosition(int(row.tx_id), row.seq)
+
+    async def follow(self, after: StreamPosition | None) -> AsyncIterator[RowMapping]:
+        """Every event after `after` (None: from the very beginning), in stream
+        order, then live; ends when the stream stops."""
+        position = after
+        while not self._closed:
+            waiting_since = self._advanced
+            rows = self._from_buffer(position)
+            if rows is None:
+                async with self._engine.connect() as conn:
+                    rows = await reads.events_page(conn, reads.EventFilter(), BATCH_SIZE, position)
+                rows = rows[:BATCH_SIZE]
+            for row in rows:
+                position = position_of(row)
+                yield row
+            if not rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting_since.wait(), self._poll_interval)
+
+    async def pet_after(self, event: RowMapping) -> RowMapping | None:
+        """The pet as it was right after `event`, folded by pet_fold() from its
+        history (shared by every subscriber of this process)."""
+        key = event["id"]
+        if key in self._pet_states:
+            self._pet_states.move_to_end(key)
+            return self._pet_states[key]
+        async with self._engine.connect() as conn:
+            state = await reads.pet_at_version(conn, event["pet_id"], event["pet_version"])
+        self._pet_states[key] = state
+        if len(self._pet_states) > PET_STATE_CACHE_SIZE:
+            self._pet_states.popitem(last=False)
+        return state
+
+    def _from_buffer(self, position: StreamPosition | None) -> list[RowMapping] | None:
+        """The buffered events after `position`; None when the buffer does not
+        reach back to it (read from the database instead)."""
+        start, head = self._buffer_start, self._head
+        if start is not None and (position is None or position < start):
+            return None
+        if position is not None and head is not None and position > head:
+            # A cursor from a reader that saw further than this tail has read
+            # yet: nothing to serve until the tail passes it.
+            return []
+        if start is None and position is None and head is None:
+            return []
+        positions = [p for p, _ in self._buffer]
+        index = 0 if position is None else bisect.bisect_right(positions, position)
+        return [row for _, row in list(self._buffer)[index : index + BATCH_SIZE]]
+
+    async def _follow_head(self) -> None:
+        while True:
+            seen = self._doorbell.generation
+            try:
+                async with self._engine.connect() as conn:
+                    rows = await reads.events_page(
+                        conn, reads.EventFilter(), BATCH_SIZE, self._head
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("event stream: reading the head failed; retrying")
+                await asyncio.sleep(self._poll_interval)
+                continue
+            for row in rows[:BATCH_SIZE]:
+                position = position_of(row)
+                self._buffer.append((position, row))
+                self._head = position
+            while len(self._buffer) > BUFFER_SIZE:
+                self._buffer_start, _ = self._buffer.popleft()
+            if rows:
+                self._wake()
+            if len(rows) > BATCH_SIZE:
+                continue
+            # Besides the doorbell, look again after poll_interval: an event
+            # can become visible without a notification of its own, when the
+            # transaction that held the horizon back ends (or in poll mode).
+            await self._doorbell.wait(seen, self._poll_interval)
+
+    def _wake(self) -> None:
+        woken, self._advanced = self._advanced, asyncio.Event()
+        woken.set()
