@@ -36,6 +36,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -180,7 +181,9 @@ class CpuMeter:
             usage[name] = 100.0 * used / elapsed if elapsed else math.nan
         sys_end = psutil.cpu_times()
         total = sum(sys_end) - sum(self._sys_start)
-        idle = (sys_end.idle - self._sys_start.idle) / total if total else math.nan
+        waiting = sys_end.idle + getattr(sys_end, "iowait", 0.0)
+        waiting -= self._sys_start.idle + getattr(self._sys_start, "iowait", 0.0)
+        idle = waiting / total if total else math.nan
         usage["idle"] = 100.0 * idle
         # Whatever else kept the machine busy (other programs, the kernel): a
         # large share means the run was disturbed.
@@ -820,19 +823,32 @@ async def postgres_processes(url: str) -> Callable[[], list[psutil.Process]] | N
     machine, found from the pid of one backend."""
     conn = await asyncpg.connect(url)
     try:
-        backend = await conn.fetchval("select pg_backend_pid()")
-    finally:
-        await conn.close()
-    try:
-        postmaster = psutil.Process(backend).parent()
+        # Looked up while the backend still exists.
+        postmaster = psutil.Process(await conn.fetchval("select pg_backend_pid()")).parent()
         if postmaster is None or "postgres" not in postmaster.name():
             return None
     except psutil.Error:
         return None
+    finally:
+        await conn.close()
+
+    database = url.rsplit("/", 1)[-1].split("?")[0]
+
+    def ours(process: psutil.Process) -> bool:
+        # Titles: "postgres: walwriter" (background work of the whole server:
+        # counted) or "postgres: user database host(port) state" (a client
+        # backend: counted when it serves the bench database, so that other
+        # programs' sessions on a shared server land in "other").
+        try:
+            title = " ".join(process.cmdline())
+        except psutil.Error:
+            return False
+        client_backend = "[local]" in title or re.search(r"\(\d+\)", title) is not None
+        return not client_backend or f" {database} " in title
 
     def processes() -> list[psutil.Process]:
         try:
-            return [postmaster, *postmaster.children()]
+            return [postmaster, *filter(ours, postmaster.children())]
         except psutil.Error:
             return []
 
@@ -1159,7 +1175,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def amain(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     mutation_levels = [int(c) for c in args.mutation_concurrency.split(",") if c.strip()]
-    busy = 100.0 - psutil.cpu_percent(interval=1.0)
+    busy = psutil.cpu_percent(interval=1.0)  # % of the whole machine
     say(
         f"machine: {CORES} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
         f"busy before the run: {busy * CORES:.0f}% of one core"
