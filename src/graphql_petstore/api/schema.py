@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -24,6 +25,10 @@ MAX_ALIASES = 30
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -31,12 +36,13 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         types=ALL_EVENT_TYPES,
         # Factories: extensions hold per-request state, so each request gets
         # its own; the parser and validation caches live at module level and
-        # are shared by every request.
+        # are shared by every request. The validation cache is keyed by the
+        # rule classes too, and the limiters make a new class each time they
+        # are built: build them once, here, and hand every request those.
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(limit_rules),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
         ],

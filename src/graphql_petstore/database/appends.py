@@ -1,8 +1,11 @@
 """Appending an event: one INSERT into the event's own table.
 
 The triggers of sql/0006 check the rule and fold the event into `pets` within
-the INSERT; the pet is then read in the same transaction, while its row lock
-is still held, so it is exactly the state this event left.
+the INSERT, which commits on its own. The pet is read right after; when another
+event on it has committed in between (its version is past this event's), the
+state this event left is folded from the history instead, with the same
+pet_fold() that the triggers use. Two round trips in the common case, three
+under contention, and never a transaction held open across them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphql_petstore.database.reads import pet_at_version
 from graphql_petstore.database.rejections import domain_error
 from graphql_petstore.database.tables import EVENT_TABLES, pets
 
@@ -33,19 +37,20 @@ async def append_event(
         .values(event_type=event_type, **values)
         .returning(*(cast(c, Text) if c.name == "tx_id" else c for c in table.c))
     )
-    try:
-        async with engine.begin() as conn:
+    async with engine.connect() as conn:
+        try:
             event = (await conn.execute(statement)).mappings().one()
-            pet = (
-                (await conn.execute(select(pets).where(pets.c.id == event["pet_id"])))
-                .mappings()
-                .one()
-            )
-    except DBAPIError as exc:
-        error = domain_error(exc)
-        if error is None:
-            raise
-        raise error from exc
+        except DBAPIError as exc:
+            error = domain_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        pet: RowMapping | None = (
+            (await conn.execute(select(pets).where(pets.c.id == event["pet_id"]))).mappings().one()
+        )
+        if pet is not None and pet["version"] != event["pet_version"]:
+            pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
+    assert pet is not None, "an applied event always leaves its pet"
     return event, pet
 
 

@@ -13,6 +13,10 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
+        # Every statement of ours stands alone (an event is one INSERT; reads are
+        # single SELECTs), so no BEGIN, COMMIT or reset-on-return ROLLBACK
+        # round trips: asyncpg runs each statement in its own transaction.
+        isolation_level="AUTOCOMMIT",
         # Keep a transaction that a crashed client left open from holding back
         # the commit-safe event stream (design §4).
         connect_args={"server_settings": {"idle_in_transaction_session_timeout": "60000"}},
