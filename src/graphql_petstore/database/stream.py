@@ -11,6 +11,10 @@ cursor lies within the buffer takes its events from there, without a query;
 one that is further behind (a catch-up from an old cursor, or a client too
 slow to keep up) reads its own batches from the database until it reaches the
 buffer. A slow subscriber therefore costs a cursor, never memory.
+
+The reader follows the head only while somebody subscribes: an idle server
+spends nothing on the events that others write. When the first subscriber
+comes back, the buffer restarts at the then current end of the stream.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class EventStream:
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._followers = 0
+        self._has_followers = asyncio.Event()
         self._pet_states: OrderedDict[object, RowMapping | None] = OrderedDict()
 
     async def start(self) -> None:
@@ -89,6 +95,17 @@ class EventStream:
     async def follow(self, after: StreamPosition | None) -> AsyncIterator[RowMapping]:
         """Every event after `after` (None: from the very beginning), in stream
         order, then live; ends when the stream stops."""
+        self._followers += 1
+        self._has_followers.set()
+        try:
+            async for row in self._follow(after):
+                yield row
+        finally:
+            self._followers -= 1
+            if self._followers == 0:
+                self._has_followers.clear()
+
+    async def _follow(self, after: StreamPosition | None) -> AsyncIterator[RowMapping]:
         position = after
         while not self._closed:
             waiting_since = self._advanced
@@ -136,6 +153,9 @@ class EventStream:
 
     async def _follow_head(self) -> None:
         while True:
+            if not self._has_followers.is_set():
+                await self._has_followers.wait()
+                await self._restart_at_the_end()
             seen = self._doorbell.generation
             try:
                 async with self._engine.connect() as conn:
@@ -162,6 +182,19 @@ class EventStream:
             # can become visible without a notification of its own, when the
             # transaction that held the horizon back ends (or in poll mode).
             await self._doorbell.wait(seen, self._poll_interval)
+
+    async def _restart_at_the_end(self) -> None:
+        # The buffer must stay one unbroken stretch of the stream: after an idle
+        # spell, start a new one at the end instead of reading the gap.
+        try:
+            end = await self.end_position()
+        except Exception:
+            logger.exception("event stream: reading the end of the stream failed")
+            return
+        if end != self._head:
+            self._buffer.clear()
+            self._buffer_start = self._head = end
+            self._wake()
 
     def _wake(self) -> None:
         woken, self._advanced = self._advanced, asyncio.Event()
