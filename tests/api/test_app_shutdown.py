@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-
-import pytest
 
 from graphql_petstore.app import create_app
 from graphql_petstore.settings import Settings
@@ -14,14 +11,6 @@ from tests.conftest import API_TOKEN, API_TOKEN_NAME
 SHUTDOWN_TIMEOUT = 2.0
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 12),
-    strict=True,
-    reason="BUG: on Python 3.11, asyncio.wait_for swallows a cancellation that arrives in the "
-    "loop iteration in which the awaited event is set; Doorbell.wait uses it, so when a "
-    "NOTIFY rings the doorbell as EventStream.stop() cancels the stream task (while "
-    "somebody subscribes), the task keeps polling and the lifespan shutdown awaits it for ever",
-)
 async def test_shutdown_completes_when_the_doorbell_rings_at_that_moment(
     database_url: str,
 ) -> None:

@@ -55,8 +55,11 @@ class Doorbell:
         after `at_most` seconds, whichever is first."""
         if self._generation != seen_generation:
             return
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that arrives as the event is set, and stop() would hang.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._rung.wait(), at_most)
+            async with asyncio.timeout(at_most):
+                await self._rung.wait()
 
     async def start(self) -> None:
         if self._url is not None and self._task is None:
@@ -86,7 +89,8 @@ class Doorbell:
                 self.ring()
                 while not lost.is_set():
                     try:
-                        await asyncio.wait_for(lost.wait(), HEALTH_CHECK_INTERVAL)
+                        async with asyncio.timeout(HEALTH_CHECK_INTERVAL):
+                            await lost.wait()
                     except TimeoutError:
                         await conn.execute("select 1", timeout=HEALTH_CHECK_INTERVAL)
                 logger.warning("doorbell: the listening connection was closed")

@@ -119,7 +119,8 @@ class EventStream:
                 yield row
             if not rows:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiting_since.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await waiting_since.wait()
 
     async def pet_after(self, event: RowMapping) -> RowMapping | None:
         """The pet as it was right after `event`, folded by pet_fold() from its
@@ -152,7 +153,7 @@ class EventStream:
         return [row for _, row in list(self._buffer)[index : index + BATCH_SIZE]]
 
     async def _follow_head(self) -> None:
-        while True:
+        while not self._closed:
             if not self._has_followers.is_set():
                 await self._has_followers.wait()
                 await self._restart_at_the_end()
