@@ -6,6 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from graphql import parse, validate
+
+from graphql_petstore.api.schema import create_schema
+from graphql_petstore.settings import Settings
 from tests.conftest import GraphQLClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +34,7 @@ def test_ci_runs_the_readme_test_command_exactly() -> None:
 
 
 async def test_readme_graphql_examples_work(gql: GraphQLClient) -> None:
-    mutation, query = _blocks("graphql")
+    mutation, query, _subscription = _blocks("graphql")
     written = await gql.write(mutation)
     assert "errors" not in written, written
     assert written["data"]["recordPetArrival"]["userErrors"] == []
@@ -52,3 +56,11 @@ async def test_readme_curl_example_works(gql: GraphQLClient) -> None:
     payload = result["data"]["recordPetArrival"]
     assert payload["userErrors"] == []
     assert payload["pet"]["status"] == "AVAILABLE"
+
+
+def test_readme_subscription_example_is_valid_against_the_schema() -> None:
+    subscription = _blocks("graphql")[2]
+    schema = create_schema(Settings())
+    errors = validate(schema._schema, parse(subscription))
+    assert errors == []
+    assert subscription.lstrip().startswith("subscription")
