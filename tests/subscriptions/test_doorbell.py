@@ -91,14 +91,6 @@ async def test_subscribers_survive_the_termination_of_every_server_connection(
     assert await listener_pids(conn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after the database drops the server's connections (restart, failover, "
-    "pg_terminate_backend), the pool hands out a dead connection (pool_pre_ping=False) "
-    "and the first subscription that reads gets 'internal error' instead of a new "
-    "connection; in listen mode the stream's own read usually hits it first, so there "
-    "a petChanged subscription dies only now and then",
-)
 @pytest.mark.parametrize("subscription", ["events", "petChanged"])
 async def test_a_subscription_right_after_the_database_dropped_the_connections_is_served(
     serve: ServerFactory, conn: asyncpg.Connection, subscription: str

@@ -22,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import logging
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.database import reads
 from graphql_petstore.database.doorbell import Doorbell
@@ -37,12 +40,26 @@ from graphql_petstore.database.reads import StreamPosition
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# A read that meets a connection the database has dropped (restart, failover)
+# is tried once more on a fresh one: the pool discards the dead connection.
+READ_ATTEMPTS = 2
 BUFFER_SIZE = 2_000
 PET_STATE_CACHE_SIZE = 4_096
 
 
+T = TypeVar("T")
+
+
 def position_of(row: RowMapping) -> StreamPosition:
     return StreamPosition(int(row["tx_id"]), row["seq"])
+
+
+def _page_after(
+    position: StreamPosition | None,
+) -> Callable[[AsyncConnection], Awaitable[list[RowMapping]]]:
+    return functools.partial(
+        reads.events_page, where=reads.EventFilter(), first=BATCH_SIZE, after=position
+    )
 
 
 class EventStream:
@@ -50,8 +67,10 @@ class EventStream:
         self._engine = engine
         self._doorbell = doorbell
         self._poll_interval = poll_interval
-        self._buffer: deque[tuple[StreamPosition, RowMapping]] = deque()
-        # The buffer holds every event after _buffer_start up to _head.
+        # The buffer: every event after _buffer_start up to _head, as two
+        # parallel lists so that a subscriber finds its place by bisection.
+        self._positions: list[StreamPosition] = []
+        self._rows: list[RowMapping] = []
         self._buffer_start: StreamPosition | None = None
         self._head: StreamPosition | None = None
         self._advanced = asyncio.Event()
@@ -80,7 +99,8 @@ class EventStream:
 
     async def end_position(self) -> StreamPosition | None:
         """The position of the last event that a reader may see now (None: no event yet)."""
-        async with self._engine.connect() as conn:
+
+        async def last(conn: AsyncConnection) -> StreamPosition | None:
             row = (
                 await conn.execute(
                     text(
@@ -90,7 +110,20 @@ class EventStream:
                     )
                 )
             ).first()
-        return None if row is None else StreamPosition(int(row.tx_id), row.seq)
+            return None if row is None else StreamPosition(int(row.tx_id), row.seq)
+
+        return await self._read(last)
+
+    async def _read(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                async with self._engine.connect() as conn:
+                    return await query(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == READ_ATTEMPTS:
+                    raise
+                logger.warning("event stream: the database dropped a connection; reading again")
+        raise AssertionError("unreachable")
 
     async def follow(self, after: StreamPosition | None) -> AsyncIterator[RowMapping]:
         """Every event after `after` (None: from the very beginning), in stream
@@ -111,8 +144,7 @@ class EventStream:
             waiting_since = self._advanced
             rows = self._from_buffer(position)
             if rows is None:
-                async with self._engine.connect() as conn:
-                    rows = await reads.events_page(conn, reads.EventFilter(), BATCH_SIZE, position)
+                rows = await self._read(_page_after(position))
                 rows = rows[:BATCH_SIZE]
             for row in rows:
                 position = position_of(row)
@@ -129,8 +161,9 @@ class EventStream:
         if key in self._pet_states:
             self._pet_states.move_to_end(key)
             return self._pet_states[key]
-        async with self._engine.connect() as conn:
-            state = await reads.pet_at_version(conn, event["pet_id"], event["pet_version"])
+        state = await self._read(
+            lambda conn: reads.pet_at_version(conn, event["pet_id"], event["pet_version"])
+        )
         self._pet_states[key] = state
         if len(self._pet_states) > PET_STATE_CACHE_SIZE:
             self._pet_states.popitem(last=False)
@@ -148,9 +181,8 @@ class EventStream:
             return []
         if start is None and position is None and head is None:
             return []
-        positions = [p for p, _ in self._buffer]
-        index = 0 if position is None else bisect.bisect_right(positions, position)
-        return [row for _, row in list(self._buffer)[index : index + BATCH_SIZE]]
+        index = 0 if position is None else bisect.bisect_right(self._positions, position)
+        return self._rows[index : index + BATCH_SIZE]
 
     async def _follow_head(self) -> None:
         while not self._closed:
@@ -159,10 +191,7 @@ class EventStream:
                 await self._restart_at_the_end()
             seen = self._doorbell.generation
             try:
-                async with self._engine.connect() as conn:
-                    rows = await reads.events_page(
-                        conn, reads.EventFilter(), BATCH_SIZE, self._head
-                    )
+                rows = await self._read(_page_after(self._head))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -171,10 +200,13 @@ class EventStream:
                 continue
             for row in rows[:BATCH_SIZE]:
                 position = position_of(row)
-                self._buffer.append((position, row))
+                self._positions.append(position)
+                self._rows.append(row)
                 self._head = position
-            while len(self._buffer) > BUFFER_SIZE:
-                self._buffer_start, _ = self._buffer.popleft()
+            if len(self._rows) > BUFFER_SIZE:
+                evicted = len(self._rows) - BUFFER_SIZE
+                self._buffer_start = self._positions[evicted - 1]
+                del self._positions[:evicted], self._rows[:evicted]
             if rows:
                 self._wake()
             if len(rows) > BATCH_SIZE:
@@ -193,7 +225,8 @@ class EventStream:
             logger.exception("event stream: reading the end of the stream failed")
             return
         if end != self._head:
-            self._buffer.clear()
+            self._positions.clear()
+            self._rows.clear()
             self._buffer_start = self._head = end
             self._wake()
 
