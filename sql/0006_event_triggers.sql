@@ -159,8 +159,16 @@ begin
     end if;
 
     -- A doorbell, not the data: listeners read the events from the tables.
-    perform pg_notify('petstore_events', json_build_object(
-        'id', new.id, 'pet_id', new.pet_id, 'type', new.event_type)::text);
+    -- NOTIFY takes a lock at commit that every notifying transaction in the
+    -- cluster shares, which at high write rates costs more than half of the
+    -- append throughput (bench/subscription_bench.py). The API's sessions set
+    -- petstore.notify = 'batched' and ring once per batch of appends instead
+    -- (graphql_petstore.database.doorbell); any other session, psql included,
+    -- notifies per event.
+    if coalesce(current_setting('petstore.notify', true), '') <> 'batched' then
+        perform pg_notify('petstore_events', json_build_object(
+            'id', new.id, 'pet_id', new.pet_id, 'type', new.event_type)::text);
+    end if;
     return null;
 end
 $$;

@@ -98,6 +98,7 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             request_id=state.get("request_id", ""),
             stream=request.app.state.stream,
+            doorbell=request.app.state.doorbell,
             authorization=request.headers.get("authorization"),
         )
 

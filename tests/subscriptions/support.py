@@ -580,7 +580,7 @@ select pid from pg_stat_activity
 where datname = current_database()
   and backend_type = 'client backend'
   and pid <> pg_backend_pid()
-  and (query ilike 'listen%' or query = 'select 1')
+  and application_name = 'graphql-petstore doorbell'
 order by pid
 """
 

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
+from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import Settings
 
@@ -20,6 +21,7 @@ class Context:
     settings: Settings
     request_id: str
     stream: EventStream
+    doorbell: Doorbell
     authorization: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 

@@ -52,6 +52,7 @@ async def _append(
         )
     except DomainError as error:
         return PetEventPayload(user_errors=[_user_error(error)])
+    context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)
     return PetEventPayload(event=event_from_row(event), pet=stored)

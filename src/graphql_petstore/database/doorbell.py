@@ -7,6 +7,11 @@ listening connection drops (or PostgreSQL restarts), the doorbell rings once
 so that everybody re-reads, then reconnects with backoff; meanwhile readers
 fall back to polling on their timeout.
 
+The server's own appends do not notify per event (NOTIFY serialises commits
+cluster-wide): after each append the doorbell rings in this process at once
+and sends one NOTIFY on its connection for everything appended since its last
+one, so other processes hear of a burst of appends once.
+
 In "poll" mode (for deployments without LISTEN, e.g. behind a transaction-
 pooling proxy) there is no connection at all: waiters simply time out every
 poll interval and re-read.
@@ -25,6 +30,8 @@ from graphql_petstore.database.location import libpq_url
 logger = logging.getLogger(__name__)
 
 CHANNEL = "petstore_events"
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "graphql-petstore doorbell"
 INITIAL_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 # asyncpg notices a dead socket only when it uses it; probe this often.
@@ -39,6 +46,11 @@ class Doorbell:
         self._rung = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._announce_pending = asyncio.Event()
+        # asyncpg runs one statement at a time per connection.
+        self._conn_lock = asyncio.Lock()
+        self._announcer: asyncio.Task[None] | None = None
 
     @property
     def generation(self) -> int:
@@ -49,6 +61,27 @@ class Doorbell:
         self._generation += 1
         self._rung.set()
         self._rung = asyncio.Event()
+
+    def announce(self) -> None:
+        """Something was appended by this process: wake its subscribers now and
+        tell the other processes with the next NOTIFY."""
+        self.ring()
+        self._announce_pending.set()
+
+    async def _announce_forever(self) -> None:
+        # One NOTIFY at a time; appends made while one is in flight are told
+        # by the next, so a burst of appends costs a NOTIFY or two.
+        while True:
+            await self._announce_pending.wait()
+            self._announce_pending.clear()
+            conn = self._conn
+            if conn is None or conn.is_closed():
+                continue  # the others will find the events when they re-read
+            try:
+                async with self._conn_lock:
+                    await conn.execute(f"notify {CHANNEL}")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                logger.warning("doorbell: NOTIFY failed (%s)", exc)
 
     async def wait(self, seen_generation: int, at_most: float) -> None:
         """Returns when the bell has rung since `seen_generation` was read, or
@@ -64,13 +97,15 @@ class Doorbell:
     async def start(self) -> None:
         if self._url is not None and self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="doorbell")
+            self._announcer = asyncio.create_task(self._announce_forever(), name="announcer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._announcer, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._announcer = None
         self.ring()
 
     async def _listen_forever(self) -> None:
@@ -79,10 +114,13 @@ class Doorbell:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._url, timeout=10)
+                conn = await asyncpg.connect(
+                    self._url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                self._conn = conn
                 self.connected.set()
                 backoff = INITIAL_BACKOFF
                 # Whatever was appended while nobody listened is read now.
@@ -92,11 +130,13 @@ class Doorbell:
                         async with asyncio.timeout(HEALTH_CHECK_INTERVAL):
                             await lost.wait()
                     except TimeoutError:
-                        await conn.execute("select 1", timeout=HEALTH_CHECK_INTERVAL)
+                        async with self._conn_lock:
+                            await conn.execute("select 1", timeout=HEALTH_CHECK_INTERVAL)
                 logger.warning("doorbell: the listening connection was closed")
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.warning("doorbell: cannot listen (%s); retrying in %.1fs", exc, backoff)
             finally:
+                self._conn = None
                 self.connected.clear()
                 if conn is not None and not conn.is_closed():
                     conn.terminate()

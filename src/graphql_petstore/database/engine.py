@@ -19,5 +19,12 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         isolation_level="AUTOCOMMIT",
         # Keep a transaction that a crashed client left open from holding back
         # the commit-safe event stream (design §4).
-        connect_args={"server_settings": {"idle_in_transaction_session_timeout": "60000"}},
+        connect_args={
+            "server_settings": {
+                "idle_in_transaction_session_timeout": "60000",
+                # The triggers leave the NOTIFY to the doorbell, which sends one
+                # per batch of appends (see sql/0006_event_triggers.sql).
+                "petstore.notify": "batched",
+            }
+        },
     )
