@@ -34,6 +34,11 @@ CHANNEL = "petstore_events"
 APPLICATION_NAME = "graphql-petstore doorbell"
 INITIAL_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
+# At most one NOTIFY per this many seconds per process: each one takes the
+# cluster-wide notify lock at commit, and back to back they still cost writers
+# about a fifth of their throughput (bench/subscription_bench.py). Subscribers
+# in this process are woken at once; other processes at most this much later.
+ANNOUNCE_INTERVAL = 0.01
 # asyncpg notices a dead socket only when it uses it; probe this often.
 HEALTH_CHECK_INTERVAL = 5.0
 
@@ -69,7 +74,7 @@ class Doorbell:
         self._announce_pending.set()
 
     async def _announce_forever(self) -> None:
-        # One NOTIFY at a time; appends made while one is in flight are told
+        # One NOTIFY at a time, then a pause; appends made meanwhile are told
         # by the next, so a burst of appends costs a NOTIFY or two.
         while True:
             await self._announce_pending.wait()
@@ -82,6 +87,7 @@ class Doorbell:
                     await conn.execute(f"notify {CHANNEL}")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.warning("doorbell: NOTIFY failed (%s)", exc)
+            await asyncio.sleep(ANNOUNCE_INTERVAL)
 
     async def wait(self, seen_generation: int, at_most: float) -> None:
         """Returns when the bell has rung since `seen_generation` was read, or
