@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from graphql import GraphQLError
@@ -23,7 +23,6 @@ class Context:
     stream: EventStream
     doorbell: Doorbell
     authorization: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def loaders(self) -> Loaders:
