@@ -29,11 +29,18 @@ class MigrationError(PetstoreError):
 class DomainError(PetstoreError):
     """A rule of the event store refused an event; nothing was stored."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        actual_version: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.actual_version = actual_version  # with VERSION_CONFLICT
 
     def __repr__(self) -> str:
         return f"DomainError(code={self.code!r}, message={self.message!r}, field={self.field!r})"

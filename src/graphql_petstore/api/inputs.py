@@ -12,6 +12,10 @@ from strawberry.scalars import JSON
 from graphql_petstore.api.types import EventType, PetStatus
 
 _METADATA = "A JSON object stored with the event; the server adds actor and requestId."
+_EXPECTED_VERSION = (
+    "Refuse the event with VERSION_CONFLICT unless the pet is at this version "
+    "(0: the pet must not exist yet)."
+)
 
 
 @strawberry.input
@@ -23,6 +27,7 @@ class RecordPetArrivalInput:
     species: str
     price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input
@@ -35,6 +40,7 @@ class RecordPetBirthInput:
     species: str | None = strawberry.field(default=None, description="Default: the mother's.")
     price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input
@@ -43,6 +49,7 @@ class SellPetInput:
     customer_id: uuid.UUID
     sale_price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input
@@ -53,6 +60,7 @@ class ChangePetPriceInput:
         default=None, description="When given, the change is refused unless it is the price now."
     )
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input
@@ -61,6 +69,7 @@ class ReportPetLostInput:
     lost_date: date | None = strawberry.field(default=None, description="Default: today.")
     last_seen_location: str | None = None
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input
@@ -69,6 +78,7 @@ class ReportPetFoundInput:
     found_date: date | None = strawberry.field(default=None, description="Default: today.")
     found_location: str | None = None
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
+    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
 
 
 @strawberry.input

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import strawberry
 
@@ -37,18 +37,33 @@ if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
 
 
+class _Common(Protocol):
+    metadata: Any
+    expected_version: int | None
+
+
 async def _append(
-    info: Info, checks: InputErrors, event_type: str, metadata: Any, values: dict[str, Any]
+    info: Info, checks: InputErrors, event_type: str, input: _Common, values: dict[str, Any]
 ) -> PetEventPayload:
     context: Context = info.context
     actor = context.writer()
+    metadata = input.metadata
     checks.metadata(metadata, context.settings.max_metadata_bytes)
+    if input.expected_version is not None and input.expected_version < 0:
+        checks.add("expectedVersion", "expectedVersion must be 0 or more")
     if checks.errors:
         return PetEventPayload(user_errors=checks.errors)
     stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
     try:
         event, pet = await append_event(
-            context.engine, event_type, {"id": new_id(), "metadata": stored_metadata, **values}
+            context.engine,
+            event_type,
+            {
+                "id": new_id(),
+                "metadata": stored_metadata,
+                "expected_version": input.expected_version,
+                **values,
+            },
         )
     except DomainError as error:
         return PetEventPayload(user_errors=[_user_error(error)])
@@ -60,7 +75,12 @@ async def _append(
 
 def _user_error(error: DomainError) -> UserError:
     field = ["input", _camel(error.field)] if error.field else None
-    return UserError(code=ErrorCode(error.code), message=error.message, field=field)
+    return UserError(
+        code=ErrorCode(error.code),
+        message=error.message,
+        field=field,
+        actual_version=error.actual_version,
+    )
 
 
 def _camel(column: str) -> str:
@@ -79,7 +99,7 @@ class Mutation:
             info,
             checks,
             "PET_ARRIVED",
-            input.metadata,
+            input,
             {
                 "pet_id": input.pet_id or new_id(),
                 "name": trimmed(input.name),
@@ -98,7 +118,7 @@ class Mutation:
             info,
             checks,
             "PET_BORN",
-            input.metadata,
+            input,
             {
                 "pet_id": input.pet_id or new_id(),
                 "mother_id": input.mother_id,
@@ -116,7 +136,7 @@ class Mutation:
             info,
             checks,
             "PET_SOLD",
-            input.metadata,
+            input,
             {
                 "pet_id": input.pet_id,
                 "customer_id": input.customer_id,
@@ -133,7 +153,7 @@ class Mutation:
             info,
             checks,
             "PET_PRICE_CHANGE",
-            input.metadata,
+            input,
             {
                 "pet_id": input.pet_id,
                 "new_price": input.new_price,
@@ -156,7 +176,7 @@ class Mutation:
         }
         if input.lost_date is not None:
             values["lost_date"] = input.lost_date
-        return await _append(info, checks, "PET_LOST", input.metadata, values)
+        return await _append(info, checks, "PET_LOST", input, values)
 
     @strawberry.mutation(description="A LOST pet is found again (PetFoundAgain).")
     async def report_pet_found(self, info: Info, input: ReportPetFoundInput) -> PetEventPayload:
@@ -170,4 +190,4 @@ class Mutation:
         }
         if input.found_date is not None:
             values["found_date"] = input.found_date
-        return await _append(info, checks, "PET_FOUND_AGAIN", input.metadata, values)
+        return await _append(info, checks, "PET_FOUND_AGAIN", input, values)

@@ -64,6 +64,9 @@ class UserError:
     field: list[str] | None = strawberry.field(
         default=None, description="Path of the input field at fault, e.g. [input, price]."
     )
+    actual_version: int | None = strawberry.field(
+        default=None, description="With VERSION_CONFLICT: the version the pet is at."
+    )
 
 
 @strawberry.type

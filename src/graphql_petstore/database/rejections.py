@@ -51,7 +51,9 @@ def domain_error(exc: DBAPIError) -> DomainError | None:
         prefix = f"{code}: "
         if message.startswith(prefix):
             message = message[len(prefix) :]
-        return DomainError(code, message, getattr(original, "column_name", None) or None)
+        detail = str(getattr(original, "detail", None) or "")
+        actual = int(detail) if code == "VERSION_CONFLICT" and detail.isdigit() else None
+        return DomainError(code, message, getattr(original, "column_name", None) or None, actual)
     if sqlstate in _VALIDATION_SQLSTATES:
         field = getattr(original, "column_name", None) or _column_of_constraint(
             getattr(original, "table_name", None), getattr(original, "constraint_name", None)

@@ -39,8 +39,10 @@ XID8 = _Xid8()
 MONEY = Numeric(10, 2, asdecimal=True)
 
 
-def _event_columns() -> list[Column[object]]:
-    return [
+def _event_columns(*, stored: bool = True) -> list[Column[object]]:
+    """The columns every event has; `stored`: those of the tables, which also
+    keep the writer's expected_version (the pet_event_log view does not)."""
+    columns: list[Column[object]] = [
         Column("id", UUID(as_uuid=True), primary_key=True),
         Column("created_at", DateTime(timezone=True)),
         Column("event_type", String(100)),
@@ -51,6 +53,9 @@ def _event_columns() -> list[Column[object]]:
         Column("tx_id", Text),
         Column("seq", BigInteger),
     ]
+    if stored:
+        columns.append(Column("expected_version", Integer))
+    return columns
 
 
 pet_arrived_events = Table(
@@ -108,7 +113,7 @@ pet_found_events = Table(
 pet_event_log = Table(
     "pet_event_log",
     metadata,
-    *_event_columns(),
+    *_event_columns(stored=False),
     Column("name", String(100)),
     Column("species", String(50)),
     Column("price", MONEY),
