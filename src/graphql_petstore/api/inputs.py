@@ -12,6 +12,10 @@ from strawberry.scalars import JSON
 from graphql_petstore.api.types import EventType, PetStatus
 
 _METADATA = "A JSON object stored with the event; the server adds actor and requestId."
+_IDEMPOTENCY_KEY = (
+    "Retrying with the same key returns the event the first attempt stored, and "
+    "stores nothing; the same key with a different input is IDEMPOTENCY_KEY_REUSED."
+)
 _EXPECTED_VERSION = (
     "Refuse the event with VERSION_CONFLICT unless the pet is at this version "
     "(0: the pet must not exist yet)."
@@ -28,6 +32,7 @@ class RecordPetArrivalInput:
     price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -41,6 +46,7 @@ class RecordPetBirthInput:
     price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -50,6 +56,7 @@ class SellPetInput:
     sale_price: Decimal
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -61,6 +68,7 @@ class ChangePetPriceInput:
     )
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -70,6 +78,7 @@ class ReportPetLostInput:
     last_seen_location: str | None = None
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input
@@ -79,6 +88,7 @@ class ReportPetFoundInput:
     found_location: str | None = None
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
 
 
 @strawberry.input

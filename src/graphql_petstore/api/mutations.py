@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,16 +33,29 @@ from graphql_petstore.api.validation import (
     InputErrors,
     trimmed,
 )
-from graphql_petstore.database.appends import append_event, new_id
+from graphql_petstore.database.appends import Idempotency, append_event, new_id
 from graphql_petstore.errors import DomainError
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
 
+MAX_IDEMPOTENCY_KEY_LENGTH = 200  # as idempotency_keys.key in sql/0011
+
 
 class _Common(Protocol):
     metadata: Any
     expected_version: int | None
+    idempotency_key: str | None
+
+
+def _fingerprint(event_type: str, actor: str, input: _Common) -> str:
+    """What makes two requests the same: the mutation, the caller and the
+    input as the client gave it (not the ids the server would make)."""
+    given = {k: v for k, v in dataclasses.asdict(input).items() if k != "idempotency_key"}  # type: ignore[call-overload]
+    canonical = json.dumps(
+        {"type": event_type, "actor": actor, "input": given}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _append(
@@ -51,6 +67,14 @@ async def _append(
     checks.metadata(metadata, context.settings.max_metadata_bytes)
     if input.expected_version is not None and input.expected_version < 0:
         checks.add("expectedVersion", "expectedVersion must be 0 or more")
+    key = input.idempotency_key
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        checks.add(
+            "idempotencyKey",
+            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+        )
+    elif key is not None and "\x00" in key:
+        checks.add("idempotencyKey", "idempotencyKey must not contain NUL characters")
     if checks.errors:
         return PetEventPayload(user_errors=checks.errors)
     stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
@@ -64,6 +88,7 @@ async def _append(
                 "expected_version": input.expected_version,
                 **values,
             },
+            None if key is None else Idempotency(key, _fingerprint(event_type, actor, input)),
         )
     except DomainError as error:
         return PetEventPayload(user_errors=[_user_error(error)])

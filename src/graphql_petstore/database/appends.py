@@ -12,44 +12,113 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, insert, select
+from sqlalchemy import Insert, Text, cast, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graphql_petstore.database.reads import pet_at_version
+from graphql_petstore.database.reads import events_by_id, pet_at_version
 from graphql_petstore.database.rejections import domain_error
-from graphql_petstore.database.tables import EVENT_TABLES, pets
+from graphql_petstore.database.tables import EVENT_TABLES, idempotency_keys, pets
+from graphql_petstore.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    fingerprint: str  # of the request, so that a reused key can be told apart
 
 
 async def append_event(
-    engine: AsyncEngine, event_type: str, values: Mapping[str, Any]
+    engine: AsyncEngine,
+    event_type: str,
+    values: Mapping[str, Any],
+    idempotency: Idempotency | None = None,
 ) -> tuple[RowMapping, RowMapping]:
     """Stores one event; returns (the stored event, the pet right after it).
 
-    Raises DomainError when a rule of the database refuses the event.
+    With an idempotency key that a stored event already has, stores nothing
+    and returns that event and the pet right after it instead. Raises
+    DomainError when a rule of the database refuses the event, or when the key
+    was used for a different request (IDEMPOTENCY_KEY_REUSED).
     """
+    if idempotency is not None:
+        return await _append_once(engine, event_type, values, idempotency)
+    async with engine.connect() as conn:
+        event = await _insert(conn, _insert_statement(event_type, values))
+        return event, await _pet_after(conn, event)
+
+
+def _insert_statement(event_type: str, values: Mapping[str, Any]) -> Insert:
     table = EVENT_TABLES[event_type]
-    statement = (
+    return (
         insert(table)
         .values(event_type=event_type, **values)
         .returning(*(cast(c, Text) if c.name == "tx_id" else c for c in table.c))
     )
-    async with engine.connect() as conn:
-        try:
-            event = (await conn.execute(statement)).mappings().one()
-        except DBAPIError as exc:
-            error = domain_error(exc)
-            if error is None:
-                raise
-            raise error from exc
-        pet: RowMapping | None = (
-            (await conn.execute(select(pets).where(pets.c.id == event["pet_id"]))).mappings().one()
+
+
+async def _insert(conn: AsyncConnection, statement: Insert) -> RowMapping:
+    try:
+        return (await conn.execute(statement)).mappings().one()
+    except DBAPIError as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+async def _pet_after(conn: AsyncConnection, event: RowMapping) -> RowMapping:
+    pet: RowMapping | None = (
+        (await conn.execute(select(pets).where(pets.c.id == event["pet_id"]))).mappings().one()
+    )
+    if pet is not None and pet["version"] != event["pet_version"]:
+        pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
+    assert pet is not None, "an applied event always leaves its pet"
+    return pet
+
+
+async def _append_once(
+    engine: AsyncEngine, event_type: str, values: Mapping[str, Any], once: Idempotency
+) -> tuple[RowMapping, RowMapping]:
+    # The key and the event commit together. A second attempt with the key
+    # waits on the key's primary key until the first commits (then finds it)
+    # or rolls back (then stores its own event).
+    claim = (
+        pg_insert(idempotency_keys)
+        .values(key=once.key, fingerprint=once.fingerprint, event_id=values["id"])
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(idempotency_keys.c.key)
+    )
+    async with engine.connect() as autocommit:
+        conn = await autocommit.execution_options(isolation_level="READ COMMITTED")
+        async with conn.begin():
+            event = None
+            if (await conn.execute(claim)).first() is not None:
+                event = await _insert(conn, _insert_statement(event_type, values))
+        if event is not None:
+            return event, await _pet_after(conn, event)
+        return await _replay(conn, once)
+
+
+async def _replay(conn: AsyncConnection, once: Idempotency) -> tuple[RowMapping, RowMapping]:
+    stored = (
+        (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == once.key)))
+        .mappings()
+        .one()
+    )
+    if stored["fingerprint"] != once.fingerprint:
+        raise DomainError(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this idempotencyKey was used for a different request",
+            "idempotency_key",
         )
-        if pet is not None and pet["version"] != event["pet_version"]:
-            pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
+    [event] = await events_by_id(conn, [stored["event_id"]])
+    pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
     assert pet is not None, "an applied event always leaves its pet"
     return event, pet
 

@@ -144,6 +144,15 @@ pets = Table(
     Column("version", Integer),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text),
+    Column("event_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
 EVENT_TABLES: dict[str, Table] = {
     "PET_ARRIVED": pet_arrived_events,
     "PET_BORN": pet_born_events,
