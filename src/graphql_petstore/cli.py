@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     cmd.set_defaults(run=_export_schema)
 
+    cmd = commands.add_parser("verify", help="compare pets with a replay of the history")
+    cmd.set_defaults(run=_verify)
+
+    cmd = commands.add_parser("rebuild", help="rebuild pets from the history")
+    cmd.set_defaults(run=_rebuild)
+
     cmd = commands.add_parser(
         "psql",
         help="open psql on the database; further arguments go to psql",
@@ -84,6 +90,31 @@ def _export_schema(settings: Settings, args: argparse.Namespace, extra: list[str
     from graphql_petstore.api.schema import create_schema
 
     print(create_schema(settings).as_str())
+    return 0
+
+
+def _verify(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.database.replay import verify
+
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        drifts = asyncio.run(verify(url, progress=sys.stderr.isatty()))
+    for drift in drifts:
+        print(drift)
+    if drifts:
+        print(f"{len(drifts)} pet(s) differ from their history", file=sys.stderr)
+        return 1
+    print("pets matches the history")
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.database.replay import rebuild
+
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        count = asyncio.run(rebuild(url, progress=sys.stderr.isatty()))
+    print(f"rebuilt {count} pet(s) from the history")
     return 0
 
 

@@ -16,6 +16,8 @@ _IDEMPOTENCY_KEY = (
     "Retrying with the same key returns the event the first attempt stored, and "
     "stores nothing; the same key with a different input is IDEMPOTENCY_KEY_REUSED."
 )
+_CORRELATION = "The conversation or workflow this command belongs to; stored in metadata."
+_CAUSATION = "The message (e.g. an event id) that caused this command; stored in metadata."
 _EXPECTED_VERSION = (
     "Refuse the event with VERSION_CONFLICT unless the pet is at this version "
     "(0: the pet must not exist yet)."
@@ -33,6 +35,8 @@ class RecordPetArrivalInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
@@ -47,6 +51,8 @@ class RecordPetBirthInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
@@ -57,6 +63,8 @@ class SellPetInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
@@ -69,6 +77,8 @@ class ChangePetPriceInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
@@ -79,6 +89,8 @@ class ReportPetLostInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
@@ -89,6 +101,8 @@ class ReportPetFoundInput:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
+    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
+    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input

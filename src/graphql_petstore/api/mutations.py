@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 import strawberry
@@ -46,6 +47,8 @@ class _Common(Protocol):
     metadata: Any
     expected_version: int | None
     idempotency_key: str | None
+    correlation_id: uuid.UUID | None
+    causation_id: uuid.UUID | None
 
 
 def _fingerprint(event_type: str, actor: str, input: _Common) -> str:
@@ -78,6 +81,10 @@ async def _append(
     if checks.errors:
         return PetEventPayload(user_errors=checks.errors)
     stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
+    if input.correlation_id is not None:
+        stored_metadata["correlationId"] = str(input.correlation_id)
+    if input.causation_id is not None:
+        stored_metadata["causationId"] = str(input.causation_id)
     try:
         event, pet = await append_event(
             context.engine,

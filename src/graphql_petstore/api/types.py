@@ -155,10 +155,40 @@ class PetEvent:
     def cursor(self) -> str:
         return cursors.stream_cursor(self.position)
 
+    @strawberry.field(description="The name of the API token that recorded it (metadata.actor).")
+    def actor(self) -> str | None:
+        return _text(self.metadata, "actor")
+
+    @strawberry.field(description="The request that recorded it (metadata.requestId).")
+    def request_id(self) -> str | None:
+        return _text(self.metadata, "requestId")
+
+    @strawberry.field(description="metadata.correlationId, as given with the command.")
+    def correlation_id(self) -> uuid.UUID | None:
+        return _uuid(self.metadata, "correlationId")
+
+    @strawberry.field(description="metadata.causationId, as given with the command.")
+    def causation_id(self) -> uuid.UUID | None:
+        return _uuid(self.metadata, "causationId")
+
     @strawberry.field(description="The pet as it is now.")
     async def pet(self, info: Info) -> Pet | None:
         context: Context = info.context
         return await context.loaders.pet.load(self.pet_id)
+
+
+def _text(metadata: Any, key: str) -> str | None:
+    value = metadata.get(key) if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _uuid(metadata: Any, key: str) -> uuid.UUID | None:
+    # Hand-written events may carry anything in metadata: only a UUID counts.
+    value = _text(metadata, key)
+    try:
+        return None if value is None else uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 @strawberry.type
