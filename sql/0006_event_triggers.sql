@@ -119,9 +119,10 @@ begin
     end case;
 
     new.pet_version := coalesce(pet.version, 0) + 1;
-    -- Stamped under the lock, so a pet's events are in time order as well as
-    -- version order, and a point-in-time read folds a prefix of the history.
-    new.created_at := greatest(clock_timestamp(), pet.updated_at);
+    -- Stamped under the lock, and always after the pet's previous event, so a
+    -- pet's events are strictly in time order as well as version order and a
+    -- point-in-time read folds exactly a prefix of the history.
+    new.created_at := greatest(clock_timestamp(), pet.updated_at + interval '1 microsecond');
     return new;
 end
 $$;
