@@ -5,7 +5,8 @@
 -- the pet is actually at. Checked under the lock, in the database: two
 -- clients that read version 3 cannot both append on top of it.
 
-alter table events add column expected_version integer;
+alter table events add column expected_version integer
+    constraint events_expected_version_not_negative check (expected_version >= 0);
 
 comment on column events.expected_version is
     'The pet version the writer expected to append to (null: no expectation).';
@@ -16,6 +17,12 @@ create function events_check_expected_version() returns trigger
 language plpgsql
 as $$
 begin
+    -- Triggers run before CHECK constraints: report a malformed value as such.
+    if new.expected_version < 0 then
+        perform petstore_reject('VALIDATION_FAILED',
+            format('expected_version must be 0 or more, not %s', new.expected_version),
+            'expected_version');
+    end if;
     if new.expected_version is not null and new.expected_version <> new.pet_version - 1 then
         raise exception using
             errcode = petstore_error_sqlstate('VERSION_CONFLICT'),
@@ -31,14 +38,11 @@ $$;
 
 do $$
 declare
-    t text;
+    t regclass;
 begin
-    foreach t in array array[
-        'pet_arrived_events', 'pet_born_events', 'pet_sold_events',
-        'pet_price_change_events', 'pet_lost_events', 'pet_found_events'
-    ] loop
+    for t in select inhrelid::regclass from pg_inherits where inhparent = 'events'::regclass loop
         execute format(
-            'create trigger events_check_expected_version before insert on %I
+            'create trigger events_check_expected_version before insert on %s
                 for each row execute function events_check_expected_version()', t);
     end loop;
 end

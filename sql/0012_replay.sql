@@ -41,18 +41,3 @@ begin
     delete from pets;
 end
 $$;
-
-create or replace function pets_reject_direct_write() returns trigger
-language plpgsql
-as $$
-begin
-    if current_setting('petstore.rebuilding', true) = 'on' then
-        return case tg_op when 'DELETE' then old else new end;
-    end if;
-    if tg_level = 'STATEMENT' or pg_trigger_depth() < 2 then
-        perform petstore_reject('READ_MODEL_READ_ONLY',
-            format('pets is a read model: %s it by recording an event instead', lower(tg_op)));
-    end if;
-    return case tg_op when 'DELETE' then old else new end;
-end
-$$;

@@ -127,3 +127,15 @@ async def test_a_hand_written_insert_is_held_to_its_expected_version(
     assert str(raised.value).startswith("VERSION_CONFLICT:")
     assert raised.value.detail == "1"
     assert await conn.fetchval("select version from pets where id = $1", pet_id) == 1
+
+
+async def test_the_database_refuses_a_negative_expected_version(conn: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.PostgresError) as raised:
+        await conn.execute(
+            "insert into pet_arrived_events (pet_id, name, species, price, expected_version)"
+            " values ($1, 'Rex', 'Dog', 10, -1)",
+            uuid.uuid4(),
+        )
+    assert raised.value.sqlstate == "PS000"
+    assert str(raised.value).startswith("VALIDATION_FAILED: expected_version must be 0 or more")
+    assert await conn.fetchval("select count(*) from events") == 0

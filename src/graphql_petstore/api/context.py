@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_petstore.api.loaders import Loaders
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.stream import EventStream
-from graphql_petstore.settings import Settings
+from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
 
 
 @dataclass
@@ -34,8 +34,6 @@ class Context:
 
     def page_size(self, first: int | None) -> int:
         """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""
-        from graphql_petstore.settings import DEFAULT_PAGE_SIZE
-
         if first is None:
             return min(DEFAULT_PAGE_SIZE, self.settings.max_page_size)
         if first < 0 or first > self.settings.max_page_size:

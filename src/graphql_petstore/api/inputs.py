@@ -24,14 +24,8 @@ _EXPECTED_VERSION = (
 )
 
 
-@strawberry.input
-class RecordPetArrivalInput:
-    pet_id: uuid.UUID | None = strawberry.field(
-        default=None, description="Leave out to have the server make a UUIDv7."
-    )
-    name: str
-    species: str
-    price: Decimal
+@strawberry.input(description="What every mutation input may carry besides its event's fields.")
+class CommandOptions:
     metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
     expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
     idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
@@ -40,7 +34,17 @@ class RecordPetArrivalInput:
 
 
 @strawberry.input
-class RecordPetBirthInput:
+class RecordPetArrivalInput(CommandOptions):
+    pet_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Leave out to have the server make a UUIDv7."
+    )
+    name: str
+    species: str
+    price: Decimal
+
+
+@strawberry.input
+class RecordPetBirthInput(CommandOptions):
     pet_id: uuid.UUID | None = strawberry.field(
         default=None, description="Leave out to have the server make a UUIDv7."
     )
@@ -48,61 +52,36 @@ class RecordPetBirthInput:
     name: str
     species: str | None = strawberry.field(default=None, description="Default: the mother's.")
     price: Decimal
-    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
-    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
-    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
-    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
-class SellPetInput:
+class SellPetInput(CommandOptions):
     pet_id: uuid.UUID
     customer_id: uuid.UUID
     sale_price: Decimal
-    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
-    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
-    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
-    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
-class ChangePetPriceInput:
+class ChangePetPriceInput(CommandOptions):
     pet_id: uuid.UUID
     new_price: Decimal
     old_price: Decimal | None = strawberry.field(
         default=None, description="When given, the change is refused unless it is the price now."
     )
-    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
-    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
-    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
-    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
-class ReportPetLostInput:
+class ReportPetLostInput(CommandOptions):
     pet_id: uuid.UUID
     lost_date: date | None = strawberry.field(default=None, description="Default: today.")
     last_seen_location: str | None = None
-    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
-    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
-    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
-    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input
-class ReportPetFoundInput:
+class ReportPetFoundInput(CommandOptions):
     pet_id: uuid.UUID
     found_date: date | None = strawberry.field(default=None, description="Default: today.")
     found_location: str | None = None
-    metadata: JSON | None = strawberry.field(default=None, description=_METADATA)
-    expected_version: int | None = strawberry.field(default=None, description=_EXPECTED_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=_IDEMPOTENCY_KEY)
-    correlation_id: uuid.UUID | None = strawberry.field(default=None, description=_CORRELATION)
-    causation_id: uuid.UUID | None = strawberry.field(default=None, description=_CAUSATION)
 
 
 @strawberry.input

@@ -6,13 +6,13 @@ import dataclasses
 import hashlib
 import json
 import re
-import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from graphql_petstore.api.inputs import (
     ChangePetPriceInput,
+    CommandOptions,
     RecordPetArrivalInput,
     RecordPetBirthInput,
     ReportPetFoundInput,
@@ -43,18 +43,10 @@ if TYPE_CHECKING:
 MAX_IDEMPOTENCY_KEY_LENGTH = 200  # as idempotency_keys.key in sql/0011
 
 
-class _Common(Protocol):
-    metadata: Any
-    expected_version: int | None
-    idempotency_key: str | None
-    correlation_id: uuid.UUID | None
-    causation_id: uuid.UUID | None
-
-
-def _fingerprint(event_type: str, actor: str, input: _Common) -> str:
+def _fingerprint(event_type: str, actor: str, input: CommandOptions) -> str:
     """What makes two requests the same: the mutation, the caller and the
     input as the client gave it (not the ids the server would make)."""
-    given = {k: v for k, v in dataclasses.asdict(input).items() if k != "idempotency_key"}  # type: ignore[call-overload]
+    given = {k: v for k, v in dataclasses.asdict(input).items() if k != "idempotency_key"}
     canonical = json.dumps(
         {"type": event_type, "actor": actor, "input": given}, sort_keys=True, default=str
     )
@@ -62,11 +54,11 @@ def _fingerprint(event_type: str, actor: str, input: _Common) -> str:
 
 
 async def _append(
-    info: Info, checks: InputErrors, event_type: str, input: _Common, values: dict[str, Any]
+    info: Info, checks: InputErrors, event_type: str, input: CommandOptions, values: dict[str, Any]
 ) -> PetEventPayload:
     context: Context = info.context
     actor = context.writer()
-    metadata = input.metadata
+    metadata: Any = input.metadata
     checks.metadata(metadata, context.settings.max_metadata_bytes)
     if input.expected_version is not None and input.expected_version < 0:
         checks.add("expectedVersion", "expectedVersion must be 0 or more")

@@ -28,12 +28,12 @@ class PetChange:
     event: PetEvent
 
 
-def _matches(row: RowMapping, where: EventFilter | None) -> bool:
+def _matches(row: RowMapping, where: EventFilter | None, types: frozenset[str]) -> bool:
     if where is None:
         return True
     if where.pet_id is not None and row["pet_id"] != where.pet_id:
         return False
-    if where.types and row["event_type"] not in {t.value for t in where.types}:
+    if types and row["event_type"] not in types:
         return False
     if where.since is not None and row["created_at"] < where.since:
         return False
@@ -78,11 +78,13 @@ class Subscription:
         if filter is not None:
             require_zone("since", filter.since)
             require_zone("until", filter.until)
+        # Decided once per subscription, not once per event.
+        types = frozenset(t.value for t in filter.types) if filter and filter.types else frozenset()
         if after is not None:
             start = cursors.parse_stream_cursor(after)
         else:
             start = await context.stream.end_position()
         async for row in context.stream.follow(start):
-            if _matches(row, filter):
+            if _matches(row, filter, types):
                 context.reset_loaders()
                 yield event_from_row(row)
