@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql.execution import Executor as GraphQLExecutionContext
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -12,6 +15,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from graphql_petstore.api.execution import PetstoreExecutor
 from graphql_petstore.api.masking import MaskUnexpectedErrors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
@@ -24,7 +28,11 @@ DOCUMENT_CACHE_SIZE = 512
 MAX_ALIASES = 30
 
 
-def create_schema(settings: Settings) -> strawberry.Schema:
+def create_schema(
+    settings: Settings, executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor
+) -> strawberry.Schema:
+    """The schema; `executor` is graphql-core's execution context class (the
+    tests compare PetstoreExecutor with the one strawberry uses by default)."""
     limit_rules = [
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
@@ -34,6 +42,7 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=ALL_EVENT_TYPES,
+        execution_context_class=executor,
         # Factories: extensions hold per-request state, so each request gets
         # its own; the parser and validation caches live at module level and
         # are shared by every request. The validation cache is keyed by the

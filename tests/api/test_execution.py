@@ -1,0 +1,331 @@
+"""PetstoreExecutor's short path for leaf fields answers exactly as graphql-core.
+
+Every document here runs twice: through PetstoreExecutor and through the
+executor strawberry uses by default. The responses must be the same to the
+byte (key order included) and the errors the same in message, path and
+location. A small schema covers what stored data cannot produce (a null in a
+non-null field, a value a scalar refuses); the petstore schema on a real
+database covers the API as clients use it.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import json
+import tracemalloc
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any, NewType
+
+import pytest
+import strawberry
+from graphql import ExecutionResult
+from graphql.execution import Executor
+from starlette.applications import Starlette
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql_petstore.api.context import Context
+from graphql_petstore.api.execution import PetstoreExecutor
+from graphql_petstore.api.schema import create_schema
+from graphql_petstore.settings import Settings
+from tests.api.store import Store, settle
+from tests.conftest import API_TOKEN
+
+# --------------------------------------------------------------------------- a small schema
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "RED"
+    BLUE = "BLUE"
+
+
+def _refuse(value: object) -> str:
+    raise ValueError(f"cannot show {value!r}")
+
+
+Fragile = NewType("Fragile", str)
+SCALARS = {Fragile: strawberry.scalar(name="Fragile", serialize=_refuse, parse_value=str)}
+
+
+@strawberry.type
+class Item:
+    name: str
+    nickname: str | None
+    colour: Colour
+    count: int
+    tags: list[str]
+    fragile: Fragile | None = None
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return self.name.upper() * times
+
+
+def _item(name: Any = "tom", **more: Any) -> Item:
+    values: dict[str, Any] = {
+        "nickname": None,
+        "colour": Colour.RED,
+        "count": 3,
+        "tags": ["a", "b"],
+        **more,
+    }
+    return Item(name=name, **values)
+
+
+@strawberry.type
+class Holder:
+    items: list[Item]
+    item: Item | None
+
+
+@strawberry.type
+class SmallQuery:
+    @strawberry.field
+    def good(self) -> Holder:
+        items = [_item("tom"), _item("ann", nickname="Annie", colour=Colour.BLUE)]
+        return Holder(items=items, item=_item())
+
+    @strawberry.field
+    def null_name(self) -> Holder:
+        # The type says name is never null; this value breaks that promise.
+        return Holder(items=[_item("tom")], item=_item(None))
+
+    @strawberry.field
+    def null_name_in_list(self) -> Holder:
+        return Holder(items=[_item("tom"), _item(None)], item=None)
+
+    @strawberry.field
+    def refused(self) -> Holder:
+        return Holder(items=[_item(fragile="x")], item=_item(count="many", colour="PURPLE"))
+
+    @strawberry.field
+    async def later(self) -> list[Item]:
+        return [_item("late"), _item("later", nickname="L")]
+
+
+SMALL_DOCUMENTS = [
+    "{ good { items { name nickname colour count tags } item { count name } } }",
+    # aliases, a field asked twice, arguments, __typename, fragments, directives
+    """
+    query($no: Boolean = false) {
+      good {
+        items {
+          n: name name __typename alias: colour name
+          shout(times: 2) loud: shout
+          ... on Item { count nickname }
+          ...More
+          tags @include(if: $no)
+          nickname @skip(if: $no)
+        }
+      }
+    }
+    fragment More on Item { colour name }
+    """,
+    "{ nullName { items { name } item { count name colour } } }",
+    "{ nullNameInList { items { count name } } }",
+    "{ refused { items { name fragile } item { name count } } }",
+    "{ refused { item { colour name } } }",
+    "{ later { name nickname shout } }",
+    "{ good { item { name } } later { count } nullName { item { name } } }",
+]
+
+
+def _outcome(result: Any) -> tuple[str, list[tuple[str, Any, Any]]]:
+    errors = [
+        (error.message, error.path, [(loc.line, loc.column) for loc in error.locations or []])
+        for error in result.errors or []
+    ]
+    return json.dumps(result.data), errors
+
+
+class CountingExecutor(PetstoreExecutor):
+    """Counts the fields that take graphql-core's own path."""
+
+    calls = 0
+
+    def execute_field(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).calls += 1
+        return super().execute_field(*args, **kwargs)
+
+
+def _small_schema(executor: type[Executor]) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=SmallQuery,
+        execution_context_class=executor,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
+
+
+@pytest.mark.parametrize("document", SMALL_DOCUMENTS)
+async def test_the_short_path_answers_as_graphql_core_does(document: str) -> None:
+    ours = await _small_schema(PetstoreExecutor).execute(document)
+    reference = await _small_schema(StrawberryGraphQLCoreExecutionContext).execute(document)
+    assert _outcome(ours) == _outcome(reference)
+
+
+async def test_the_unusual_values_are_reported_as_errors() -> None:
+    # So that the comparisons above compare errors, not two empty lists.
+    result = await _small_schema(PetstoreExecutor).execute(SMALL_DOCUMENTS[2])
+    assert result.data == {"nullName": {"items": [{"name": "tom"}], "item": None}}
+    assert [e.path for e in result.errors or []] == [["nullName", "item", "name"]]
+    refused = await _small_schema(PetstoreExecutor).execute(SMALL_DOCUMENTS[4])
+    assert refused.data == {"refused": {"items": [{"name": "tom", "fragile": None}], "item": None}}
+    assert sorted(str(e.path) for e in refused.errors or []) == [
+        "['refused', 'item', 'count']",
+        "['refused', 'items', 0, 'fragile']",
+    ]
+
+
+async def test_plain_leaf_fields_skip_graphql_cores_field_machinery() -> None:
+    CountingExecutor.calls = 0
+    items = ", ".join(f"i{n}: good {{ items {{ name nickname colour count }} }}" for n in range(5))
+    result = await _small_schema(CountingExecutor).execute(f"{{ {items} }}")
+    assert result.errors is None
+    # 5 (good + items) go through graphql-core; the 5 * 2 * 4 leaves do not.
+    assert CountingExecutor.calls == 10
+
+
+@strawberry.type
+class SmallSubscription:
+    @strawberry.subscription
+    async def items(self, count: int) -> AsyncGenerator[Item, None]:
+        for n in range(count):
+            yield _item(f"item {n}", count=n)
+
+
+async def _retained_during_subscription(executor: type[Executor], events: int) -> int:
+    """Bytes still held, while the subscription is live, that its events from
+    the 200th to the last allocated."""
+    schema = strawberry.Schema(
+        query=SmallQuery,
+        subscription=SmallSubscription,
+        execution_context_class=executor,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
+    stream = await schema.subscribe(
+        "subscription($n: Int!) { items(count: $n) { name count colour } }",
+        variable_values={"n": events},
+    )
+    assert not isinstance(stream, ExecutionResult), stream
+    seen = 0
+    before = after = None
+    tracemalloc.start()
+    try:
+        async for result in stream:
+            assert not result.errors, result.errors
+            seen += 1
+            if seen == 200:
+                gc.collect()
+                before = tracemalloc.take_snapshot()
+            elif seen == events - 1:
+                gc.collect()
+                after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert seen == events
+    assert before is not None
+    assert after is not None
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
+async def test_a_long_subscription_does_not_keep_what_each_event_collected() -> None:
+    events = 1_200
+    # graphql-core's own executor keeps about 1 KB per event (its sub-field
+    # memo is shared by every event of a subscription): the measure can see it.
+    assert await _retained_during_subscription(StrawberryGraphQLCoreExecutionContext, events) > (
+        500 * (events - 200)
+    )
+    assert await _retained_during_subscription(PetstoreExecutor, events) < 100_000
+
+
+# --------------------------------------------------------------------------- the petstore schema
+
+EVENT_FIELDS = """
+  __typename id type petId petVersion createdAt metadata cursor actor requestId
+  correlationId causationId
+  ... on PetArrived { name species price }
+  ... on PetBorn { name species price motherId }
+  ... on PetSold { customerId salePrice }
+  ... on PetPriceChange { oldPrice newPrice }
+  ... on PetLost { lostDate lastSeenLocation }
+  ... on PetFoundAgain { foundDate foundLocation }
+"""
+PET_FIELDS = (
+    "id name species price status customerId motherId version lastEventId createdAt updatedAt"
+)
+PETSTORE_DOCUMENTS = [
+    f"""
+    {{
+      pets(first: 20) {{
+        edges {{
+          cursor
+          node {{
+            {PET_FIELDS} __typename n: name
+            mother {{ id name }}
+            offspring {{ id status }}
+            history(first: 10) {{
+              edges {{ cursor node {{ {EVENT_FIELDS} }} }}
+              pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+            }}
+          }}
+        }}
+        nodes {{ id price }}
+        pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+      }}
+    }}
+    """,
+    f"""
+    {{
+      events(first: 50, after: "0") {{
+        edges {{ cursor node {{ {EVENT_FIELDS} pet {{ {PET_FIELDS} }} }} }}
+        nodes {{ id type }}
+        pageInfo {{ hasNextPage endCursor }}
+      }}
+    }}
+    """,
+    """
+    query($status: [PetStatus!]) {
+      sold: pets(filter: {status: $status}) { nodes { id status customerId price } }
+      all: pets(first: 3) { nodes { id status } }
+    }
+    """,
+]
+
+
+async def record_every_kind(store: Store) -> None:
+    mother = (await store.arrive(name="Mother", metadata={"note": "first"}))["pet"]["id"]
+    kitten = (await store.birth(mother, name="Kitten"))["pet"]["id"]
+    await store.change_price(mother, "120.50", correlationId=str(uuid.uuid4()))
+    await store.lose(kitten, lastSeenLocation="the garden")
+    await store.find(kitten, foundLocation="the shed")
+    await store.sell(mother)
+    await store.arrive(name="Solo", species="Dog", price="0.00")
+
+
+@pytest.mark.parametrize("index", range(len(PETSTORE_DOCUMENTS)))
+async def test_the_petstore_answers_the_same_through_either_executor(
+    index: int, store: Store, app: Starlette, settings: Settings, conn: Any
+) -> None:
+    await record_every_kind(store)
+    await settle(conn)
+    document = PETSTORE_DOCUMENTS[index]
+    variables = {"status": ["SOLD"]}
+    outcomes = []
+    for executor in (PetstoreExecutor, StrawberryGraphQLCoreExecutionContext):
+        context = Context(
+            engine=app.state.engine,
+            settings=settings,
+            request_id="compare",
+            stream=app.state.stream,
+            doorbell=app.state.doorbell,
+            authorization=f"Bearer {API_TOKEN}",
+        )
+        schema = create_schema(settings, executor)
+        result = await schema.execute(document, variable_values=variables, context_value=context)
+        assert result.errors is None, result.errors
+        outcomes.append(json.dumps(result.data))
+    assert outcomes[0] == outcomes[1]
+    assert '"PetSold"' in outcomes[0] or '"SOLD"' in outcomes[0]
