@@ -66,16 +66,14 @@ class Query:
         async with context.engine.connect() as conn:
             rows = await reads.pets_page(conn, where, size, after_id)
         pets = [Pet.from_row(row) for row in rows[:size]]
-        for pet in pets:
-            context.loaders.pet.prime(pet.id, pet)
-        edges = [PetEdge(cursor=cursors.pet_cursor(pet.id), node=pet) for pet in pets]
+        context.loaders.pet.prime_many({pet.id: pet for pet in pets})
         return PetConnection(
-            edges=edges,
+            edges=[PetEdge(node=pet) for pet in pets],
             page_info=PageInfo(
                 has_next_page=len(rows) > size,
                 has_previous_page=after_id is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursors.pet_cursor(pets[0].id) if pets else None,
+                end_cursor=cursors.pet_cursor(pets[-1].id) if pets else None,
             ),
         )
 

@@ -258,8 +258,12 @@ def event_from_row(row: RowMapping) -> PetEvent:
 
 @strawberry.type
 class PetEdge:
-    cursor: str
     node: Pet
+
+    # Made only when asked for: most pages never read an edge's cursor.
+    @strawberry.field
+    def cursor(self) -> str:
+        return cursors.pet_cursor(self.node.id)
 
 
 @strawberry.type
