@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Text, cast, insert, select
+from sqlalchemy import Insert, Text, bindparam, cast, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
@@ -49,22 +49,27 @@ async def append_event(
     if idempotency is not None:
         return await _append_once(engine, event_type, values, idempotency)
     async with engine.connect() as conn:
-        event = await _insert(conn, _insert_statement(event_type, values))
+        event = await _insert(conn, event_type, values)
         return event, await _pet_after(conn, event)
 
 
-def _insert_statement(event_type: str, values: Mapping[str, Any]) -> Insert:
-    table = EVENT_TABLES[event_type]
-    return (
-        insert(table)
-        .values(event_type=event_type, **values)
-        .returning(*(cast(c, Text) if c.name == "tx_id" else c for c in table.c))
+# The statements are built once, with the values as parameters: SQLAlchemy
+# keeps a statement's cache key with it, so each append finds the compiled
+# SQL (and asyncpg its prepared statement) without building a new statement
+# and hashing it first. The INSERT's columns are the keys of the values.
+_INSERTS: dict[str, Insert] = {
+    event_type: insert(table).returning(
+        *(cast(c, Text) if c.name == "tx_id" else c for c in table.c)
     )
+    for event_type, table in EVENT_TABLES.items()
+}
+_PET = select(pets).where(pets.c.id == bindparam("pet_id"))
 
 
-async def _insert(conn: AsyncConnection, statement: Insert) -> RowMapping:
+async def _insert(conn: AsyncConnection, event_type: str, values: Mapping[str, Any]) -> RowMapping:
     try:
-        return (await conn.execute(statement)).mappings().one()
+        result = await conn.execute(_INSERTS[event_type], {"event_type": event_type, **values})
+        return result.mappings().one()
     except DBAPIError as exc:
         error = domain_error(exc)
         if error is None:
@@ -74,7 +79,7 @@ async def _insert(conn: AsyncConnection, statement: Insert) -> RowMapping:
 
 async def _pet_after(conn: AsyncConnection, event: RowMapping) -> RowMapping:
     pet: RowMapping | None = (
-        (await conn.execute(select(pets).where(pets.c.id == event["pet_id"]))).mappings().one()
+        (await conn.execute(_PET, {"pet_id": event["pet_id"]})).mappings().one()
     )
     if pet is not None and pet["version"] != event["pet_version"]:
         pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
@@ -99,7 +104,7 @@ async def _append_once(
         async with conn.begin():
             event = None
             if (await conn.execute(claim)).first() is not None:
-                event = await _insert(conn, _insert_statement(event_type, values))
+                event = await _insert(conn, event_type, values)
         if event is not None:
             return event, await _pet_after(conn, event)
         return await _replay(conn, once)
