@@ -211,6 +211,12 @@ class HttpConnection:
         self.reader, self.writer = reader, writer
         return reader, writer
 
+    async def open(self) -> int:
+        """Connects now; returns the local port, by which the server's side of
+        this connection can be found."""
+        _, writer = await self._connect()
+        return int(writer.get_extra_info("sockname")[1])
+
     async def request(self, data: bytes) -> tuple[int, bytes]:
         if self.reader is None or self.writer is None:
             reader, writer = await self._connect()
@@ -345,6 +351,23 @@ def _random_price(rng: random.Random, old: Decimal | None = None) -> Decimal:
             return new
 
 
+async def _accepted_by(
+    processes: Callable[[], list[psutil.Process]], port: int, client_ports: list[int]
+) -> dict[int, int]:
+    """Which server process holds the server side of each client connection:
+    {client port: pid}, for the connections accepted so far."""
+    await asyncio.sleep(0.01)
+    wanted = set(client_ports)
+    owners: dict[int, int] = {}
+    for process in processes():
+        with contextlib.suppress(psutil.Error):
+            for conn in process.net_connections(kind="tcp"):
+                ours = conn.laddr and conn.laddr.port == port and conn.raddr
+                if ours and conn.raddr.port in wanted:
+                    owners[conn.raddr.port] = process.pid
+    return owners
+
+
 def _processes(pids: Sequence[int]) -> list[psutil.Process]:
     found = []
     for pid in pids:
@@ -365,6 +388,8 @@ class Bench:
     server_processes: str
     pet_ids: list[str]  # every pet
     changeable: list[str]  # the pets that are not SOLD
+    # The server's processes, to see which worker accepted a connection.
+    workers: Callable[[], list[psutil.Process]] | None = None
     results: list[Result] = field(default_factory=list)
 
     @property
@@ -375,20 +400,66 @@ class Bench:
         if keep:
             self.results.append(result)
         say(format_row(result))
+        if result.note:
+            say(f"      {result.note}")
         for sample in result.error_samples:
             say(f"      error: {sample}")
         return result
 
-    def _http_load(
+    async def _http_load(
         self,
         result: Result,
         operation_for: Callable[[int, HttpConnection], Operation],
-    ) -> Awaitable[Result]:
+    ) -> Result:
+        connections = await self._balanced_connections(result)
+
         async def make_user(index: int) -> User:
-            connection = HttpConnection(self.requests.host, self.requests.port)
+            connection = connections[index]
             return operation_for(index, connection), connection.close
 
-        return run_load(result, make_user, self.args.warmup, self.meter)
+        return await run_load(result, make_user, self.args.warmup, self.meter)
+
+    async def _balanced_connections(self, result: Result) -> list[HttpConnection]:
+        """One open keep-alive connection per virtual user, spread evenly over
+        the server's workers, as a load balancer in front of them would.
+
+        uvicorn's workers share one listening socket and the kernel decides
+        which accepts a connection: left alone, 7 of 8 connections can land
+        on one worker while the other idles, and the figure measures that
+        luck instead of the server. Connections on a worker that has more
+        than its share are replaced until none has."""
+        host, port = self.requests.host, self.requests.port
+        connections: list[HttpConnection] = []
+        ports: list[int] = []
+        for _ in range(result.concurrency):
+            connection = HttpConnection(host, port)
+            ports.append(await connection.open())
+            connections.append(connection)
+        workers = self.args.workers
+        if workers <= 1 or self.workers is None:
+            return connections
+        share = -(-result.concurrency // workers)  # the most one worker should hold
+        owners: dict[int, int] = {}
+        for _attempt in range(200):
+            owners = await _accepted_by(self.workers, port, ports)
+            if len(owners) < len(ports):
+                continue  # not all accepted yet
+            held: Counter[int] = Counter()
+            replace = []
+            for index, local in enumerate(ports):
+                held[owners[local]] += 1
+                if held[owners[local]] > share:
+                    replace.append(index)
+            if not replace:
+                break
+            for index in replace:
+                await connections[index].close()
+                connection = HttpConnection(host, port)
+                ports[index] = await connection.open()
+                connections[index] = connection
+        counts = Counter(owners.get(local) for local in ports)
+        result.note = "connections per worker: " + "/".join(str(n) for _, n in counts.most_common())
+        return connections
 
     async def healthz(self, concurrency: int) -> Result:
         data = self.requests.get("/healthz")
@@ -1251,6 +1322,7 @@ async def amain(args: argparse.Namespace) -> int:
             f"srv={args.workers}",
             pet_ids,
             changeable,
+            workers=server.processes,
         )
         say(
             f"\neach scenario: {args.warmup:g} s warm-up + {args.duration:g} s measured; "
