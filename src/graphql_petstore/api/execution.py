@@ -142,15 +142,17 @@ def _leaf(response_name: str, field_def: GraphQLField) -> _Leaf | None:
 def _read_leaves(leaves: list[_Leaf], source: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for leaf in leaves:
-        value = getattr(source, leaf.attribute, None)
-        if value is None:
-            if not leaf.nullable:
-                raise _Unusual
-            values[leaf.response_name] = None
-            continue
         try:
+            value = getattr(source, leaf.attribute)
+            if value is None:
+                if not leaf.nullable:
+                    raise _Unusual
+                values[leaf.response_name] = None
+                continue
             coerced = leaf.coerce(value)
         except Exception:
+            # A missing attribute, a null for a non-null field, a value the
+            # scalar refuses: graphql-core reports it, with its path.
             raise _Unusual from None
         if coerced is None or coerced is Undefined:
             raise _Unusual
