@@ -1,17 +1,24 @@
-"""The executor: graphql-core's, with a short path for plain leaf fields.
+"""The executor: graphql-core's, with a short path for plain data.
 
-A page of 50 pets is about 350 fields, and 300 of them are scalars read
-straight off an attribute (`id`, `name`, `price`, …). graphql-core runs each of
-those through the full field machinery: a Path, a ResolveInfo, strawberry's
-resolver wrapper, two awaitable checks and a recursive completion. That is
-most of the CPU a page costs. Here such a field is read and coerced directly:
-the same attribute, the same scalar's coerce_output_value, so the response is
-the same to the byte.
+A page of 50 pets is about 350 fields, and nearly all of them only read an
+attribute: `edges`, `node`, `id`, `name`, `price`, … graphql-core runs each
+through the full field machinery: a Path, a ResolveInfo, strawberry's resolver
+wrapper, awaitable checks and a recursive completion, and for a list, several
+calls more per item. That is most of the CPU a page costs.
 
-Everything else takes graphql-core's own path: fields with resolvers or
-arguments, objects, lists, and any leaf whose value is unusual (null where
-the schema says non-null, or a value the scalar refuses), so that errors are
-reported exactly as graphql-core reports them.
+Here, a field is *plain* when strawberry reads it straight off an attribute
+(no resolver, no arguments, no directives but @skip and @include) and its
+type is a scalar, an enum, a concrete object type whose selection is all plain
+too, or a list of those; __typename of an object type is plain as well. Plain
+fields are read by one tight recursive function, with the same attribute
+reads and the same scalars' coerce_output_value, so the response is the same
+to the byte.
+
+Everything else takes graphql-core's own path: fields with resolvers, abstract
+types, and any value that is unusual (a null where the schema says non-null,
+a value a scalar refuses, a missing attribute). For those the selection is
+run again by graphql-core, which reports the error exactly as it would have;
+reading plain data has no side effects, so reading it twice is harmless.
 """
 
 from __future__ import annotations
@@ -20,38 +27,57 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    FieldNode,
     GraphQLEnumType,
-    GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
     Undefined,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+# Directives that are spent when fields are collected; any other (@defer,
+# @stream, custom ones) leaves the field to graphql-core.
+_COLLECTION_DIRECTIVES = frozenset({"skip", "include"})
 
-class _Leaf(NamedTuple):
-    response_name: str
-    attribute: str
+
+class _Scalar(NamedTuple):
     coerce: Callable[[Any], Any]
+
+
+class _Object(NamedTuple):
+    plan: _Plan  # its selection, all plain
+
+
+class _List(NamedTuple):
+    item: _Shape
+    item_nullable: bool
+
+
+_Shape = _Scalar | _Object | _List
+
+
+class _Plain(NamedTuple):
+    response_name: str
+    attribute: str | None  # None for __typename
     nullable: bool
+    shape: _Shape | None  # None for __typename
+    typename: str
 
 
 class _Plan(NamedTuple):
-    leaves: list[_Leaf]
-    # The remaining fields, for graphql-core's path; None when there are none.
+    plain: list[_Plain]
+    # The other fields, for graphql-core's path; None when there are none.
     others: GroupedFieldSet | None
     order: list[str]
     # Held so that the id() this plan is memoised under is not reused.
     grouped_field_set: GroupedFieldSet
-
-
-class _Unusual(Exception):
-    """A leaf that graphql-core must complete (and report) itself."""
 
 
 class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -81,98 +107,163 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        plan = self._plans.get((parent_type, id(grouped_field_set)))
-        if plan is None:
-            plan = self._plan(parent_type, grouped_field_set)
-        if not plan.leaves:
+        plan = self._plan(parent_type, grouped_field_set)
+        if not plan.plain:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         try:
-            leaves = _read_leaves(plan.leaves, source_value)
-        except _Unusual:
+            plain: dict[str, Any] | None = _read(plan, source_value)
+        except Exception:
+            plain = None
+        if plain is None:
+            # Something unusual in the plain data: graphql-core runs this
+            # selection and reports it, with its path (outside the except
+            # block, so that its errors do not carry ours as their context).
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         if plan.others is None:
-            return leaves
+            return plain
         others = super().execute_fields(
             parent_type, source_value, path, plan.others, position_context
         )
         if isinstance(others, dict):
-            return _merge(plan.order, leaves, others)
-        return _merge_later(plan.order, leaves, others)
+            return _merge(plan.order, plain, others)
+        return _merge_later(plan.order, plain, others)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
-        leaves: list[_Leaf] = []
+        key = (parent_type, id(grouped_field_set))
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        plain: list[_Plain] = []
         others: GroupedFieldSet = {}
-        # A resolve middleware (an extension's resolve hook) sees every field.
-        middleware = self.middleware_manager
-        wrapped = middleware is not None and bool(middleware.middlewares)
         for response_name, field_details_list in grouped_field_set.items():
-            node = field_details_list[0].node
-            field_def = parent_type.fields.get(node.name.value)
-            leaf = None
-            if field_def is not None and not node.arguments and not wrapped:
-                leaf = _leaf(response_name, field_def)
-            if leaf is None:
+            field = self._plain(parent_type, response_name, field_details_list)
+            if field is None:
                 others[response_name] = field_details_list
             else:
-                leaves.append(leaf)
-        plan = _Plan(leaves, others or None, list(grouped_field_set), grouped_field_set)
-        self._plans[(parent_type, id(grouped_field_set))] = plan
+                plain.append(field)
+        plan = _Plan(plain, others or None, list(grouped_field_set), grouped_field_set)
+        self._plans[key] = plan
         return plan
 
+    def _plain(
+        self,
+        parent_type: GraphQLObjectType,
+        response_name: str,
+        field_details_list: FieldDetailsList,
+    ) -> _Plain | None:
+        nodes = [details.node for details in field_details_list]
+        if any(node.arguments or _has_other_directives(node) for node in nodes):
+            return None
+        # A resolve middleware (an extension's resolve hook) must see every field.
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.middlewares:
+            return None
+        field_name = nodes[0].name.value
+        if field_name == "__typename":
+            return _Plain(response_name, None, False, None, parent_type.name)
+        field_def = parent_type.fields.get(field_name)
+        if field_def is None:
+            return None
+        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+            return None
+        if definition.default_resolver is not getattr or field_def.args:
+            return None
+        shaped = self._shape(field_def.type, field_details_list)
+        if shaped is None:
+            return None
+        shape, nullable = shaped
+        return _Plain(response_name, definition.python_name, nullable, shape, "")
 
-def _leaf(response_name: str, field_def: GraphQLField) -> _Leaf | None:
-    """How to read a field that is a scalar or enum attribute with no resolver."""
-    definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    def _shape(
+        self, output: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> tuple[_Shape, bool] | None:
+        """How to complete a value of this type as plain data, and whether
+        it may be null; None when graphql-core must complete it."""
+        nullable = not isinstance(output, GraphQLNonNull)
+        named = output.of_type if isinstance(output, GraphQLNonNull) else output
+        if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+            return _Scalar(named.coerce_output_value), nullable
+        if isinstance(named, GraphQLList):
+            item = self._shape(named.of_type, field_details_list)
+            return None if item is None else (_List(*item), nullable)
+        if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
+            collected = self.collect_subfields(named, field_details_list)
+            if collected.new_defer_usages or collected.forbidden_directive_instances:
+                return None
+            plan = self._plan(named, collected.grouped_field_set)
+            return None if plan.others is not None else (_Object(plan), nullable)
+        # Interfaces and unions, and object types that check what they are given.
         return None
-    if definition.default_resolver is not getattr or field_def.args:
-        return None
-    output = field_def.type
-    nullable = not isinstance(output, GraphQLNonNull)
-    named = output.of_type if isinstance(output, GraphQLNonNull) else output
-    if not isinstance(named, GraphQLScalarType | GraphQLEnumType):
-        return None
-    return _Leaf(response_name, definition.python_name, named.coerce_output_value, nullable)
 
 
-def _read_leaves(leaves: list[_Leaf], source: Any) -> dict[str, Any]:
+def _has_other_directives(node: FieldNode) -> bool:
+    return any(d.name.value not in _COLLECTION_DIRECTIVES for d in node.directives or ())
+
+
+class _Unusual(Exception):
+    """A value that graphql-core must complete (and report) itself."""
+
+
+def _read(plan: _Plan, source: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for leaf in leaves:
-        try:
-            value = getattr(source, leaf.attribute)
-            if value is None:
-                if not leaf.nullable:
-                    raise _Unusual
-                values[leaf.response_name] = None
-                continue
-            coerced = leaf.coerce(value)
-        except Exception:
-            # A missing attribute, a null for a non-null field, a value the
-            # scalar refuses: graphql-core reports it, with its path.
-            raise _Unusual from None
-        if coerced is None or coerced is Undefined:
-            raise _Unusual
-        values[leaf.response_name] = coerced
+    for field in plan.plain:
+        if field.attribute is None:
+            values[field.response_name] = field.typename
+            continue
+        value = getattr(source, field.attribute)
+        if value is None:
+            if not field.nullable:
+                raise _Unusual
+            values[field.response_name] = None
+        elif field.shape.__class__ is _Scalar:
+            coerced = field.shape.coerce(value)
+            if coerced is None or coerced is Undefined:
+                raise _Unusual
+            values[field.response_name] = coerced
+        else:
+            values[field.response_name] = _complete(field.shape, value)  # type: ignore[arg-type]
     return values
 
 
-def _merge(order: list[str], leaves: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
+def _complete(shape: _Shape, value: Any) -> Any:
+    if isinstance(shape, _Scalar):
+        coerced = shape.coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Unusual
+        return coerced
+    if isinstance(shape, _Object):
+        return _read(shape.plan, value)
+    if not isinstance(value, list | tuple):
+        raise _Unusual  # graphql-core takes any iterable, and says so if it is not
+    items: list[Any] = []
+    for item in value:
+        if item is None:
+            if not shape.item_nullable:
+                raise _Unusual
+            items.append(None)
+        else:
+            items.append(_complete(shape.item, item))
+    return items
+
+
+def _merge(order: list[str], plain: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
     # In the order of the selection, as the response must be; a field that
     # graphql-core left out (not in the schema) stays out.
     merged: dict[str, Any] = {}
     for name in order:
-        if name in leaves:
-            merged[name] = leaves[name]
+        if name in plain:
+            merged[name] = plain[name]
         elif name in others:
             merged[name] = others[name]
     return merged
 
 
 async def _merge_later(
-    order: list[str], leaves: dict[str, Any], others: Awaitable[dict[str, Any]]
+    order: list[str], plain: dict[str, Any], others: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    return _merge(order, leaves, await others)
+    return _merge(order, plain, await others)
