@@ -24,6 +24,7 @@ import strawberry
 from graphql import ExecutionResult
 from graphql.execution import Executor
 from starlette.applications import Starlette
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -233,6 +234,63 @@ async def test_plain_leaf_fields_skip_graphql_cores_field_machinery() -> None:
     # good (a resolver), under 5 aliases, goes through graphql-core; its items
     # and their leaves do not.
     assert CountingExecutor.calls == 5
+
+
+class PlanCounter(PetstoreExecutor):
+    """Counts the fields it plans."""
+
+    planned = 0
+
+    def _plain(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).planned += 1
+        return super()._plain(*args, **kwargs)
+
+
+def _cached_small_schema(executor: type[Executor]) -> strawberry.Schema:
+    # As the petstore's: the parser cache gives each request of one query
+    # text the same document.
+    return strawberry.Schema(
+        query=SmallQuery,
+        execution_context_class=executor,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[lambda: ParserCache(maxsize=16)],
+    )
+
+
+async def test_a_documents_plans_are_kept_across_requests() -> None:
+    schema = _cached_small_schema(PlanCounter)
+    document = "{ good { items { name tags } item { count } } later { name } }"
+    PlanCounter.planned = 0
+    first = await schema.execute(document)
+    assert PlanCounter.planned > 0
+    PlanCounter.planned = 0
+    again = await schema.execute(document)
+    assert PlanCounter.planned == 0
+    assert _outcome(again) == _outcome(first)
+
+
+async def test_a_selection_that_variables_decide_is_planned_for_each_request() -> None:
+    ours = _cached_small_schema(PlanCounter)
+    reference = _cached_small_schema(StrawberryGraphQLCoreExecutionContext)
+    document = """
+    query($tags: Boolean!, $skipItem: Boolean!) {
+      good {
+        items { name tags @include(if: $tags) ...Counted }
+        item @skip(if: $skipItem) { name }
+      }
+    }
+    fragment Counted on Item { count @include(if: $tags) }
+    """
+    outcomes = set()
+    for tags, skip_item in [(True, False), (False, True), (True, True), (False, False)]:
+        variables = {"tags": tags, "skipItem": skip_item}
+        PlanCounter.planned = 0
+        result = await ours.execute(document, variable_values=variables)
+        assert PlanCounter.planned > 0
+        expected = await reference.execute(document, variable_values=variables)
+        assert _outcome(result) == _outcome(expected)
+        outcomes.add(_outcome(result)[0])
+    assert len(outcomes) == 4
 
 
 @strawberry.type

@@ -19,14 +19,22 @@ types, and any value that is unusual (a null where the schema says non-null,
 a value a scalar refuses, a missing attribute). For those the selection is
 run again by graphql-core, which reports the error exactly as it would have;
 reading plain data has no side effects, so reading it twice is harmless.
+
+Which fields a selection holds, and so its plan, follows from the document
+alone unless @skip or @include take a variable somewhere in it. Plans of such
+documents are kept across requests (the parser cache hands every request of
+one query text the same nodes); the others are planned per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from graphql import (
+    BREAK,
+    DirectiveNode,
     FieldNode,
     GraphQLEnumType,
     GraphQLList,
@@ -34,7 +42,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    Node,
+    OperationDefinitionNode,
     Undefined,
+    VariableNode,
+    Visitor,
+    visit,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
@@ -45,6 +58,29 @@ from strawberry.types.field import StrawberryField
 # Directives that are spent when fields are collected; any other (@defer,
 # @stream, custom ones) leaves the field to graphql-core.
 _COLLECTION_DIRECTIVES = frozenset({"skip", "include"})
+# Plans kept across requests, and operations whose fields depend on variables.
+SHARED_PLANS = 4096
+KNOWN_OPERATIONS = 1024
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 class _Scalar(NamedTuple):
@@ -80,12 +116,34 @@ class _Plan(NamedTuple):
     grouped_field_set: GroupedFieldSet
 
 
+# Keys hold the ids of field nodes; the plans hold the nodes, so that an id is
+# not reused while its plan is kept.
+_shared_plans: _Lru[tuple[GraphQLObjectType, tuple[int, ...]], _Plan] = _Lru(SHARED_PLANS)
+# id(operation) -> (the operation, kept so its id is not reused; whether
+# @skip or @include take a variable in it or in a fragment).
+_operations: _Lru[int, tuple[OperationDefinitionNode, bool]] = _Lru(KNOWN_OPERATIONS)
+
+
 class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # One execution (one request) resolves the same selection for every
-        # item of a list: the plan is made once per selection and type.
+        # item of a list: the plan is made once per selection and type, and
+        # kept across requests when the document alone decides the selection.
         self._plans: dict[tuple[GraphQLObjectType, int], _Plan] = {}
+        self._shared = not self._collection_takes_variables()
+        middleware = self.middleware_manager
+        # A resolve middleware (an extension's resolve hook) must see every field.
+        self._wrapped = middleware is not None and bool(middleware.middlewares)
+
+    def _collection_takes_variables(self) -> bool:
+        known = _operations.get(id(self.operation))
+        if known is not None and known[0] is self.operation:
+            return known[1]
+        nodes: list[Node] = [self.operation, *self.fragment_definitions.values()]
+        takes = any(_takes_variables(node) for node in nodes)
+        _operations.put(id(self.operation), (self.operation, takes))
+        return takes
 
     def build_per_event_executor(self, payload: Any) -> PetstoreExecutor:
         executor = super().build_per_event_executor(payload)
@@ -133,6 +191,11 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         return _merge_later(plan.order, plain, others)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
+        shared_key = self._shared_key(parent_type, grouped_field_set)
+        if shared_key is not None:
+            plan = _shared_plans.get(shared_key)
+            if plan is not None:
+                return plan
         key = (parent_type, id(grouped_field_set))
         plan = self._plans.get(key)
         if plan is not None:
@@ -146,8 +209,24 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
             else:
                 plain.append(field)
         plan = _Plan(plain, others or None, list(grouped_field_set), grouped_field_set)
-        self._plans[key] = plan
+        if shared_key is not None:
+            _shared_plans.put(shared_key, plan)
+        else:
+            self._plans[key] = plan
         return plan
+
+    def _shared_key(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> tuple[GraphQLObjectType, tuple[int, ...]] | None:
+        if not self._shared or self._wrapped:
+            return None
+        ids = []
+        for field_details_list in grouped_field_set.values():
+            for details in field_details_list:
+                if details.fragment_variable_values is not None:
+                    return None
+                ids.append(id(details.node))
+        return parent_type, tuple(ids)
 
     def _plain(
         self,
@@ -156,11 +235,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         field_details_list: FieldDetailsList,
     ) -> _Plain | None:
         nodes = [details.node for details in field_details_list]
-        if any(node.arguments or _has_other_directives(node) for node in nodes):
-            return None
-        # A resolve middleware (an extension's resolve hook) must see every field.
-        middleware = self.middleware_manager
-        if middleware is not None and middleware.middlewares:
+        if self._wrapped or any(node.arguments or _has_other_directives(node) for node in nodes):
             return None
         field_name = nodes[0].name.value
         if field_name == "__typename":
@@ -203,6 +278,25 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _has_other_directives(node: FieldNode) -> bool:
     return any(d.name.value not in _COLLECTION_DIRECTIVES for d in node.directives or ())
+
+
+class _VariableCollection(Visitor):
+    found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        if node.name.value in _COLLECTION_DIRECTIVES and any(
+            isinstance(argument.value, VariableNode) for argument in node.arguments or ()
+        ):
+            self.found = True
+            return BREAK
+        return None
+
+
+def _takes_variables(node: Node) -> bool:
+    """Whether @skip or @include take a variable anywhere in this node."""
+    visitor = _VariableCollection()
+    visit(node, visitor)
+    return visitor.found
 
 
 class _Unusual(Exception):
