@@ -1228,8 +1228,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--raw-processes",
         type=int,
-        default=os.cpu_count() or 2,
-        help="client processes of the raw pets-page ceiling (default: one per core)",
+        default=None,
+        help="client processes of the raw pets-page ceiling (default: as many as the "
+        "server has workers, so that both sides have the same number of processes)",
     )
     parser.add_argument(
         "--profile",
@@ -1240,7 +1241,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(needs py-spy) and print the server's hot spots; raw profiles go to DIR",
     )
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.raw_processes is None:
+        args.raw_processes = args.workers
+    return args
 
 
 async def amain(args: argparse.Namespace) -> int:
