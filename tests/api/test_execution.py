@@ -1,11 +1,14 @@
-"""PetstoreExecutor's short path for leaf fields answers exactly as graphql-core.
+"""PetstoreExecutor's short path for plain data answers exactly as graphql-core.
 
 Every document here runs twice: through PetstoreExecutor and through the
 executor strawberry uses by default. The responses must be the same to the
-byte (key order included) and the errors the same in message, path and
-location. A small schema covers what stored data cannot produce (a null in a
-non-null field, a value a scalar refuses); the petstore schema on a real
-database covers the API as clients use it.
+byte (key order included) and the errors the same in message, path, location
+and the context their tracebacks show. A small schema covers what stored data
+cannot produce (a null in a non-null field, a value a scalar refuses, a
+missing attribute); the petstore schema on a real database covers the API as
+clients use it. Further tests show that the short path is taken, that plans
+are kept only when variables cannot change them, and that a long subscription
+does not hold on to what each event collected.
 """
 
 from __future__ import annotations
