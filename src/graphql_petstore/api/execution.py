@@ -191,15 +191,17 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         return _merge_later(plan.order, plain, others)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
-        shared_key = self._shared_key(parent_type, grouped_field_set)
-        if shared_key is not None:
-            plan = _shared_plans.get(shared_key)
-            if plan is not None:
-                return plan
+        # Each item of a list comes here with the same selection: one lookup.
         key = (parent_type, id(grouped_field_set))
         plan = self._plans.get(key)
         if plan is not None:
             return plan
+        shared_key = self._shared_key(parent_type, grouped_field_set)
+        if shared_key is not None:
+            plan = _shared_plans.get(shared_key)
+            if plan is not None:
+                self._plans[key] = _Plan(*plan[:3], grouped_field_set)
+                return plan
         plain: list[_Plain] = []
         others: GroupedFieldSet = {}
         for response_name, field_details_list in grouped_field_set.items():
@@ -211,8 +213,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = _Plan(plain, others or None, list(grouped_field_set), grouped_field_set)
         if shared_key is not None:
             _shared_plans.put(shared_key, plan)
-        else:
-            self._plans[key] = plan
+        self._plans[key] = plan
         return plan
 
     def _shared_key(

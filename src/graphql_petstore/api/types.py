@@ -149,6 +149,15 @@ class PetEvent:
     pet_version: int = strawberry.field(description="The pet's version right after this event.")
     position: strawberry.Private[StreamPosition]
 
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str | None:
+        # Every event is built as one of the six concrete classes, so its
+        # class names its type; strawberry's default would first search for a
+        # strawberry.cast and for generics on every event. None (not an event
+        # class) makes graphql-core report the value as unresolvable.
+        definition = getattr(type(obj), "__strawberry_definition__", None)
+        return None if definition is None or definition.is_interface else definition.name
+
     @strawberry.field(
         description="This event's place in the event stream: resume events(after:) from it."
     )
