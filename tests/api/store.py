@@ -16,16 +16,24 @@ import asyncpg
 
 from tests.conftest import GraphQLClient
 
-PAYLOAD = """
-fragment Payload on PetEventPayload {
-  event {
-    __typename id type petId petVersion createdAt metadata cursor
+# The fields of each of the six event types, for a selection on PetEvent.
+CONCRETE_EVENT_FIELDS = """
     ... on PetArrived { name species price }
     ... on PetBorn { name species price motherId }
     ... on PetSold { customerId salePrice }
     ... on PetPriceChange { oldPrice newPrice }
     ... on PetLost { lostDate lastSeenLocation }
     ... on PetFoundAgain { foundDate foundLocation }
+"""
+
+PAYLOAD = (
+    """
+fragment Payload on PetEventPayload {
+  event {
+    __typename id type petId petVersion createdAt metadata cursor
+"""
+    + CONCRETE_EVENT_FIELDS
+    + """
   }
   pet {
     id name species price status customerId motherId version lastEventId createdAt updatedAt
@@ -33,6 +41,7 @@ fragment Payload on PetEventPayload {
   userErrors { code message field }
 }
 """
+)
 
 SETTLE_TIMEOUT = 10.0
 

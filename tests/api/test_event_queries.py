@@ -9,18 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.api.store import Store, ids, settle
+from tests.api.store import CONCRETE_EVENT_FIELDS, Store, ids, settle
 from tests.conftest import GraphQLClient
 
-EVENT_FIELDS = """
-  __typename id type petId petVersion createdAt cursor
-  ... on PetArrived { name species price }
-  ... on PetBorn { name species price motherId }
-  ... on PetSold { customerId salePrice }
-  ... on PetPriceChange { oldPrice newPrice }
-  ... on PetLost { lostDate lastSeenLocation }
-  ... on PetFoundAgain { foundDate foundLocation }
-"""
+EVENT_FIELDS = "__typename id type petId petVersion createdAt cursor" + CONCRETE_EVENT_FIELDS
 
 EVENTS = f"""
 query($filter: EventFilter, $first: Int, $after: String) {{

@@ -35,7 +35,7 @@ from graphql_petstore.api.context import Context
 from graphql_petstore.api.execution import PetstoreExecutor
 from graphql_petstore.api.schema import create_schema
 from graphql_petstore.settings import Settings
-from tests.api.store import Store, settle
+from tests.api.store import CONCRETE_EVENT_FIELDS, Store, settle
 from tests.conftest import API_TOKEN
 
 # --------------------------------------------------------------------------- a small schema
@@ -201,11 +201,17 @@ class CountingExecutor(PetstoreExecutor):
         return super().execute_field(*args, **kwargs)
 
 
-def _small_schema(executor: type[Executor]) -> strawberry.Schema:
+def _small_schema(
+    executor: type[Executor], *, cached: bool = False, subscription: type | None = None
+) -> strawberry.Schema:
+    """The small schema on `executor`; `cached`: with a parser cache, as the
+    petstore has, which gives each request of one query text the same nodes."""
     return strawberry.Schema(
         query=SmallQuery,
+        subscription=subscription,
         execution_context_class=executor,
         config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[lambda: ParserCache(maxsize=16)] if cached else [],
     )
 
 
@@ -249,19 +255,8 @@ class PlanCounter(PetstoreExecutor):
         return super()._plain(*args, **kwargs)
 
 
-def _cached_small_schema(executor: type[Executor]) -> strawberry.Schema:
-    # As the petstore's: the parser cache gives each request of one query
-    # text the same document.
-    return strawberry.Schema(
-        query=SmallQuery,
-        execution_context_class=executor,
-        config=StrawberryConfig(scalar_map=SCALARS),
-        extensions=[lambda: ParserCache(maxsize=16)],
-    )
-
-
 async def test_a_documents_plans_are_kept_across_requests() -> None:
-    schema = _cached_small_schema(PlanCounter)
+    schema = _small_schema(PlanCounter, cached=True)
     document = "{ good { items { name tags } item { count } } later { name } }"
     PlanCounter.planned = 0
     first = await schema.execute(document)
@@ -273,8 +268,8 @@ async def test_a_documents_plans_are_kept_across_requests() -> None:
 
 
 async def test_a_selection_that_variables_decide_is_planned_for_each_request() -> None:
-    ours = _cached_small_schema(PlanCounter)
-    reference = _cached_small_schema(StrawberryGraphQLCoreExecutionContext)
+    ours = _small_schema(PlanCounter, cached=True)
+    reference = _small_schema(StrawberryGraphQLCoreExecutionContext, cached=True)
     document = """
     query($tags: Boolean!, $skipItem: Boolean!) {
       good {
@@ -307,12 +302,7 @@ class SmallSubscription:
 async def _retained_during_subscription(executor: type[Executor], events: int) -> int:
     """Bytes still held, while the subscription is live, that its events from
     the 200th to the last allocated."""
-    schema = strawberry.Schema(
-        query=SmallQuery,
-        subscription=SmallSubscription,
-        execution_context_class=executor,
-        config=StrawberryConfig(scalar_map=SCALARS),
-    )
+    schema = _small_schema(executor, subscription=SmallSubscription)
     stream = await schema.subscribe(
         "subscription($n: Int!) { items(count: $n) { name count colour } }",
         variable_values={"n": events},
@@ -351,16 +341,13 @@ async def test_a_long_subscription_does_not_keep_what_each_event_collected() -> 
 
 # --------------------------------------------------------------------------- the petstore schema
 
-EVENT_FIELDS = """
+EVENT_FIELDS = (
+    """
   __typename id type petId petVersion createdAt metadata cursor actor requestId
   correlationId causationId
-  ... on PetArrived { name species price }
-  ... on PetBorn { name species price motherId }
-  ... on PetSold { customerId salePrice }
-  ... on PetPriceChange { oldPrice newPrice }
-  ... on PetLost { lostDate lastSeenLocation }
-  ... on PetFoundAgain { foundDate foundLocation }
 """
+    + CONCRETE_EVENT_FIELDS
+)
 PET_FIELDS = (
     "id name species price status customerId motherId version lastEventId createdAt updatedAt"
 )
