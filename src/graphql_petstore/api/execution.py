@@ -83,28 +83,63 @@ class _Lru(Generic[K, V]):
             self._entries.popitem(last=False)
 
 
+class _Unusual(Exception):
+    """A value that graphql-core must complete (and report) itself."""
+
+
+# How a plain field's value (never None here) becomes its part of the response.
+
+
 class _Scalar(NamedTuple):
     coerce: Callable[[Any], Any]
+
+    def complete(self, value: Any) -> Any:
+        coerced = self.coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Unusual
+        return coerced
+
+
+class _Constant(NamedTuple):
+    value: str  # __typename: the object type's name, whatever the value
+
+    def complete(self, value: Any) -> Any:
+        return self.value
 
 
 class _Object(NamedTuple):
     plan: _Plan  # its selection, all plain
+
+    def complete(self, value: Any) -> Any:
+        return _read(self.plan, value)
 
 
 class _List(NamedTuple):
     item: _Shape
     item_nullable: bool
 
+    def complete(self, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _Unusual  # graphql-core takes any iterable, and says so if it is not
+        items: list[Any] = []
+        for item in value:
+            if item is not None:
+                items.append(self.item.complete(item))
+            elif self.item_nullable:
+                items.append(None)
+            else:
+                raise _Unusual
+        return items
 
-_Shape = _Scalar | _Object | _List
+
+_Shape = _Scalar | _Constant | _Object | _List
 
 
 class _Plain(NamedTuple):
     response_name: str
-    attribute: str | None  # None for __typename
+    attribute: str
     nullable: bool
-    shape: _Shape | None  # None for __typename
-    typename: str
+    shape: _Shape
 
 
 class _Plan(NamedTuple):
@@ -133,7 +168,6 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[GraphQLObjectType, int], _Plan] = {}
         self._shared = not self._collection_takes_variables()
         middleware = self.middleware_manager
-        # A resolve middleware (an extension's resolve hook) must see every field.
         self._wrapped = middleware is not None and bool(middleware.middlewares)
 
     def _collection_takes_variables(self) -> bool:
@@ -165,6 +199,11 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
+        if self._wrapped:
+            # A resolve middleware (an extension's resolve hook) must see every field.
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
         plan = self._plan(parent_type, grouped_field_set)
         if not plan.plain:
             return super().execute_fields(
@@ -200,7 +239,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         if shared_key is not None:
             plan = _shared_plans.get(shared_key)
             if plan is not None:
-                self._plans[key] = _Plan(*plan[:3], grouped_field_set)
+                self._plans[key] = plan._replace(grouped_field_set=grouped_field_set)
                 return plan
         plain: list[_Plain] = []
         others: GroupedFieldSet = {}
@@ -219,7 +258,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
     def _shared_key(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
     ) -> tuple[GraphQLObjectType, tuple[int, ...]] | None:
-        if not self._shared or self._wrapped:
+        if not self._shared:
             return None
         ids = []
         for field_details_list in grouped_field_set.values():
@@ -236,11 +275,12 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         field_details_list: FieldDetailsList,
     ) -> _Plain | None:
         nodes = [details.node for details in field_details_list]
-        if self._wrapped or any(node.arguments or _has_other_directives(node) for node in nodes):
+        if any(node.arguments or _has_other_directives(node) for node in nodes):
             return None
         field_name = nodes[0].name.value
         if field_name == "__typename":
-            return _Plain(response_name, None, False, None, parent_type.name)
+            # Reads an attribute that every value has, and answers the name.
+            return _Plain(response_name, "__class__", False, _Constant(parent_type.name))
         field_def = parent_type.fields.get(field_name)
         if field_def is None:
             return None
@@ -253,7 +293,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
         if shaped is None:
             return None
         shape, nullable = shaped
-        return _Plain(response_name, definition.python_name, nullable, shape, "")
+        return _Plain(response_name, definition.python_name, nullable, shape)
 
     def _shape(
         self, output: GraphQLOutputType, field_details_list: FieldDetailsList
@@ -300,50 +340,17 @@ def _takes_variables(node: Node) -> bool:
     return visitor.found
 
 
-class _Unusual(Exception):
-    """A value that graphql-core must complete (and report) itself."""
-
-
 def _read(plan: _Plan, source: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in plan.plain:
-        if field.attribute is None:
-            values[field.response_name] = field.typename
-            continue
         value = getattr(source, field.attribute)
-        if value is None:
-            if not field.nullable:
-                raise _Unusual
+        if value is not None:
+            values[field.response_name] = field.shape.complete(value)
+        elif field.nullable:
             values[field.response_name] = None
-        elif field.shape.__class__ is _Scalar:
-            coerced = field.shape.coerce(value)
-            if coerced is None or coerced is Undefined:
-                raise _Unusual
-            values[field.response_name] = coerced
         else:
-            values[field.response_name] = _complete(field.shape, value)  # type: ignore[arg-type]
-    return values
-
-
-def _complete(shape: _Shape, value: Any) -> Any:
-    if isinstance(shape, _Scalar):
-        coerced = shape.coerce(value)
-        if coerced is None or coerced is Undefined:
             raise _Unusual
-        return coerced
-    if isinstance(shape, _Object):
-        return _read(shape.plan, value)
-    if not isinstance(value, list | tuple):
-        raise _Unusual  # graphql-core takes any iterable, and says so if it is not
-    items: list[Any] = []
-    for item in value:
-        if item is None:
-            if not shape.item_nullable:
-                raise _Unusual
-            items.append(None)
-        else:
-            items.append(_complete(shape.item, item))
-    return items
+    return values
 
 
 def _merge(order: list[str], plain: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:

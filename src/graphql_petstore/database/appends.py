@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Text, bindparam, cast, insert, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.database.reads import events_by_id, pet_at_version
 from graphql_petstore.database.rejections import domain_error
-from graphql_petstore.database.tables import EVENT_TABLES, idempotency_keys, pets
+from graphql_petstore.database.tables import EVENT_TABLES, as_read, idempotency_keys, pets
 from graphql_petstore.errors import DomainError
 
 
@@ -58,9 +58,7 @@ async def append_event(
 # SQL (and asyncpg its prepared statement) without building a new statement
 # and hashing it first. The INSERT's columns are the keys of the values.
 _INSERTS: dict[str, Insert] = {
-    event_type: insert(table).returning(
-        *(cast(c, Text) if c.name == "tx_id" else c for c in table.c)
-    )
+    event_type: insert(table).returning(*as_read(table))
     for event_type, table in EVENT_TABLES.items()
 }
 _PET = select(pets).where(pets.c.id == bindparam("pet_id"))

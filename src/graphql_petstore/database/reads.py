@@ -17,12 +17,9 @@ from sqlalchemy import Select, Text, cast, func, literal, select, text, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graphql_petstore.database.tables import XID8, pet_event_log, pets
+from graphql_petstore.database.tables import XID8, as_read, pet_event_log, pets
 
-# The log's columns, with the transaction id as text (xid8 has no Python type).
-# Statements must order by the qualified pet_event_log.tx_id: a bare "tx_id"
-# in ORDER BY would name this text output column and sort as text.
-_EVENT_COLUMNS = [cast(c, Text).label("tx_id") if c.name == "tx_id" else c for c in pet_event_log.c]
+_EVENT_COLUMNS = as_read(pet_event_log)
 
 
 @dataclass(frozen=True, order=True)

@@ -7,6 +7,8 @@ the migrated database.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,8 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
@@ -161,3 +165,10 @@ EVENT_TABLES: dict[str, Table] = {
     "PET_LOST": pet_lost_events,
     "PET_FOUND_AGAIN": pet_found_events,
 }
+
+
+def as_read(table: Table) -> list[ColumnElement[Any]]:
+    """The table's columns as statements return them: tx_id as text, since
+    xid8 has no Python type. Statements must still order by the table's own
+    tx_id column: a bare "tx_id" in ORDER BY would name this text column."""
+    return [cast(c, Text).label("tx_id") if c.name == "tx_id" else c for c in table.c]
