@@ -389,7 +389,7 @@ class Bench:
     pet_ids: list[str]  # every pet
     changeable: list[str]  # the pets that are not SOLD
     # The server's processes, to see which worker accepted a connection.
-    workers: Callable[[], list[psutil.Process]] | None = None
+    worker_processes: Callable[[], list[psutil.Process]] | None = None
     results: list[Result] = field(default_factory=list)
 
     @property
@@ -436,12 +436,12 @@ class Bench:
             ports.append(await connection.open())
             connections.append(connection)
         workers = self.args.workers
-        if workers <= 1 or self.workers is None:
+        if workers <= 1 or self.worker_processes is None:
             return connections
         share = -(-result.concurrency // workers)  # the most one worker should hold
         owners: dict[int, int] = {}
         for _attempt in range(200):
-            owners = await _accepted_by(self.workers, port, ports)
+            owners = await _accepted_by(self.worker_processes, port, ports)
             if len(owners) < len(ports):
                 continue  # not all accepted yet
             held: Counter[int] = Counter()
@@ -1326,7 +1326,7 @@ async def amain(args: argparse.Namespace) -> int:
             f"srv={args.workers}",
             pet_ids,
             changeable,
-            workers=server.processes,
+            worker_processes=server.processes,
         )
         say(
             f"\neach scenario: {args.warmup:g} s warm-up + {args.duration:g} s measured; "
