@@ -1,5 +1,5 @@
 """The ASGI application: /graphql (POST, GraphiQL on GET, WebSocket),
-/healthz and /readyz."""
+/healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,13 +22,23 @@ from graphql_petstore.api.context import Context
 from graphql_petstore.api.schema import create_schema
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.engine import create_engine
-from graphql_petstore.database.migrations import is_current, load_migrations
+from graphql_petstore.database.migrations import load_migrations
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
     WebSocketLimitMiddleware,
 )
+from graphql_petstore.observability import metrics, tracing
+from graphql_petstore.observability.exposition import (
+    MetricsEndpoint,
+    multiprocess_directory,
+    process_exiting,
+)
+from graphql_petstore.observability.health import ReadinessProbe
+from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
+from graphql_petstore.observability.requests import ObservabilityMiddleware
+from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -104,61 +113,69 @@ class PetstoreGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
-    migrations = load_migrations()
+    metrics.set_enabled(settings.metrics)
+    tracer = tracing.start()
     graphql = PetstoreGraphQL(
         settings,
         graphql_ide="graphiql",
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
+    readiness = ReadinessProbe(database_url, load_migrations())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings.pool_size)
+        if tracer is not None:
+            tracer.instrument(engine)
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
+        sampler = Sampler(engine, stream, doorbell, SUBSCRIPTION_COUNTS)
         app.state.engine = engine
         app.state.doorbell = doorbell
         app.state.stream = stream
+        app.state.sampler = sampler
         await doorbell.start()
         await stream.start()
+        if settings.metrics:
+            # Other workers' values reach /metrics only through their files.
+            sampler.start(every=SAMPLE_INTERVAL if multiprocess_directory() else None)
         try:
             yield
         finally:
+            await sampler.stop()
             await stream.stop()
             await doorbell.stop()
             await engine.dispose()
+            process_exiting()
+            if tracer is not None:
+                tracer.flush()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("select 1"))
-                raw = await conn.get_raw_connection()
-                current = await is_current(raw.driver_connection, migrations)
-        except Exception as exc:
-            logger.warning("readyz: database not reachable: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        if not current:
-            return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
-        return JSONResponse({"status": "ready"})
+        readiness_now = await readiness.check()
+        if not readiness_now.ready:
+            logger.warning("readyz: not ready: %s", readiness_now.body.get("reason"))
+        return JSONResponse(readiness_now.body, readiness_now.status_code)
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        middleware=[
-            Middleware(RequestIdMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if settings.metrics:
+        routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token)))
+    middleware = [] if tracer is None else [tracer.middleware()]
+    middleware += [
+        Middleware(RequestIdMiddleware),
+        Middleware(ObservabilityMiddleware, settings=settings),
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
 
 from graphql_petstore.database.location import database_url
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.observability.exposition import MULTIPROCESS_DIRECTORY
+from graphql_petstore.observability.logs import logging_config
 from graphql_petstore.settings import Settings
 
 GENERATED_TOKEN_NAME = "admin"
+logger = logging.getLogger(__name__)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -33,22 +41,44 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        print(f"GraphiQL: http://{host}:{port}/graphql", file=sys.stderr, flush=True)
+        logger.info("GraphiQL: http://%s:%d/graphql", host, port)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
         # with the handler that was there before it; make that handler an exit
         # that unwinds this block, so the embedded database is stopped too.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        uvicorn.run(
-            "graphql_petstore.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        with _metrics_shared_by(workers):
+            uvicorn.run(
+                "graphql_petstore.app:create_app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                # Applied in every worker: our format, our level, for uvicorn's lines too.
+                log_config=logging_config(settings.log_format, settings.log_level),
+                log_level=settings.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=5,
+            )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, prometheus-client's multiprocess mode: each worker
+    writes its values to files in a directory of its own for this run, which
+    /metrics adds up. The variable must be set before a worker imports the
+    library, so it is set here, before uvicorn starts them. A directory that
+    the environment names already is used as it is (it must start empty)."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_DIRECTORY):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="petstore-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIRECTORY]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

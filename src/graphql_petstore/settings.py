@@ -25,8 +25,16 @@ DEFAULT_SUBSCRIPTIONS = "listen"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 DEFAULT_MAX_WEBSOCKETS = 2_000
+DEFAULT_METRICS = True
+DEFAULT_LOG_FORMAT = "auto"
+DEFAULT_LOG_LEVEL = "info"
 EMBEDDED_DATABASE_NAME = "petstore"
 SUBSCRIPTION_MODES = ("listen", "poll")
+# "auto": text when standard error is a terminal, JSON lines otherwise.
+LOG_FORMATS = ("auto", "text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def default_data_dir() -> Path:
@@ -51,6 +59,12 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
+    # /metrics: served unless turned off; with a token, only to a client that
+    # presents it as `Authorization: Bearer <token>`.
+    metrics: bool = DEFAULT_METRICS
+    metrics_token: str | None = None
+    log_format: str = DEFAULT_LOG_FORMAT
+    log_level: str = DEFAULT_LOG_LEVEL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +94,10 @@ class Settings:
                 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             ),
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
+            metrics=_boolean(env, "PETSTORE_METRICS", DEFAULT_METRICS),
+            metrics_token=env.get("PETSTORE_METRICS_TOKEN", "").strip() or None,
+            log_format=_choice(env, "PETSTORE_LOG_FORMAT", LOG_FORMATS, DEFAULT_LOG_FORMAT),
+            log_level=_choice(env, "PETSTORE_LOG_LEVEL", LOG_LEVELS, DEFAULT_LOG_LEVEL),
         )
 
 
@@ -116,6 +134,17 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if raw not in choices:
         raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
 
 
 def _parse_tokens(raw: str) -> dict[str, str]:

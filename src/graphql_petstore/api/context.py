@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -10,6 +9,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
+from graphql_petstore.auth import token_name
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
@@ -58,18 +58,9 @@ class Context:
                 "the Authorization header must be: Bearer <token>",
                 extensions={"code": "UNAUTHENTICATED"},
             )
-        name = _token_name(self.settings, token.strip())
+        name = token_name(self.settings, token.strip())
         if name is None:
             raise GraphQLError(
                 "this API token is not valid for writes", extensions={"code": "FORBIDDEN"}
             )
         return name
-
-
-def _token_name(settings: Settings, presented: str) -> str | None:
-    # Compared in constant time, so response times do not reveal a token.
-    found = None
-    for token, name in settings.api_tokens.items():
-        if hmac.compare_digest(token.encode(), presented.encode()):
-            found = name
-    return found

@@ -36,6 +36,7 @@ from graphql_petstore.api.validation import (
 )
 from graphql_petstore.database.appends import Idempotency, append_event, new_id
 from graphql_petstore.errors import DomainError
+from graphql_petstore.observability.events import event_appended, event_rejected
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
@@ -71,26 +72,30 @@ async def _append(
     elif key is not None and "\x00" in key:
         checks.add("idempotencyKey", "idempotencyKey must not contain NUL characters")
     if checks.errors:
+        event_rejected(checks.errors[0].code.value)
         return PetEventPayload(user_errors=checks.errors)
     stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
     if input.correlation_id is not None:
         stored_metadata["correlationId"] = str(input.correlation_id)
     if input.causation_id is not None:
         stored_metadata["causationId"] = str(input.causation_id)
+    row = {
+        "id": new_id(),
+        "metadata": stored_metadata,
+        "expected_version": input.expected_version,
+        **values,
+    }
     try:
         event, pet = await append_event(
             context.engine,
             event_type,
-            {
-                "id": new_id(),
-                "metadata": stored_metadata,
-                "expected_version": input.expected_version,
-                **values,
-            },
+            row,
             None if key is None else Idempotency(key, _fingerprint(event_type, actor, input)),
         )
     except DomainError as error:
+        event_rejected(error.code)
         return PetEventPayload(user_errors=[_user_error(error)])
+    event_appended(event_type, event["id"], event["pet_id"], stored=event["id"] == row["id"])
     context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)

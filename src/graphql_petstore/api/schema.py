@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from graphql.execution import Executor as GraphQLExecutionContext
 from strawberry.extensions import (
     AddValidationRules,
@@ -21,11 +22,21 @@ from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
+from graphql_petstore.observability.operations import ObserveOperations
 from graphql_petstore.settings import Settings
 
 # Distinct documents remembered, parsed and validated, per process.
 DOCUMENT_CACHE_SIZE = 512
 MAX_ALIASES = 30
+
+
+class PetstoreSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logs nothing: strawberry logs every error at ERROR with its traceback,
+        client mistakes included. Here a client's mistake is its request's
+        access line (graphql_petstore.observability.requests), and an
+        unexpected error is logged once, with the request id, where it is
+        masked (MaskUnexpectedErrors)."""
 
 
 def create_schema(
@@ -37,7 +48,7 @@ def create_schema(
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
-    return strawberry.Schema(
+    return PetstoreSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -49,6 +60,7 @@ def create_schema(
         # rule classes too, and the limiters make a new class each time they
         # are built: build them once, here, and hand every request those.
         extensions=[
+            ObserveOperations,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: AddValidationRules(limit_rules),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from graphql_petstore.database.location import sqlalchemy_url
+from graphql_petstore.observability.pool import ObservedPool
 
 
 def create_engine(url: str, pool_size: int) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
+        poolclass=ObservedPool,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,

@@ -1,0 +1,127 @@
+"""Logging set-up: human text on a terminal, JSON lines elsewhere
+(PETSTORE_LOG_FORMAT), alike for the command, uvicorn and every worker.
+
+Fields given with `extra=` (the access line's request_id, outcome, …) become
+keys of the JSON object, or `key=value` pairs after a text line. Every line
+logged while a request is served carries its request id (and trace id, with
+tracing on), so an ERROR's traceback can be found from what the client was
+told.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from graphql_petstore.observability import tracing
+from graphql_petstore.observability.current import current_request
+
+# Query texts and error messages in logs are cut to this many characters: a
+# client decides how long they are.
+MAX_LOGGED_TEXT = 200
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# uvicorn repeats its message with terminal colours in `color_message`.
+_NOT_FIELDS = frozenset(RESERVED_ATTRS) | {"message", "asctime", "color_message"}
+
+
+def resolve_format(log_format: str, stream: TextIO | None = None) -> str:
+    """ "text" or "json": "auto" is text on a terminal, JSON lines otherwise."""
+    if log_format != "auto":
+        return log_format
+    stream = sys.stderr if stream is None else stream
+    return "text" if stream.isatty() else "json"
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """A logging.config.dictConfig dictionary; uvicorn applies it in each worker."""
+    formatter = "json" if resolve_format(log_format) == "json" else "text"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": f"{__name__}.RequestContext"}},
+        "formatters": {
+            "text": {"()": f"{__name__}.TextFormatter", "fmt": TEXT_FORMAT},
+            "json": {"()": f"{__name__}.json_formatter"},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": formatter,
+                "filters": ["context"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            # uvicorn's own handlers would print its lines in its own format.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Replaced by graphql_petstore.access (observability.requests).
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure(log_format: str, level: str) -> None:
+    logging.config.dictConfig(logging_config(log_format, level))
+
+
+def cut(text: str, limit: int = MAX_LOGGED_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+class RequestContext(logging.Filter):
+    """Adds the request id (and trace id) of the request being served, when
+    the line does not carry them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = current_request()
+        if request is not None and not hasattr(record, "request_id"):
+            record.request_id = request.request_id
+        if tracing.enabled() and not hasattr(record, "trace_id"):
+            trace_id = tracing.current_trace_id()
+            if trace_id is not None:
+                record.trace_id = trace_id
+        return True
+
+
+def fields_of(record: logging.LogRecord) -> Mapping[str, Any]:
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _NOT_FIELDS and not key.startswith("_")
+    }
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = fields_of(record)
+        if not fields:
+            return line
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
+        head, newline, rest = line.partition("\n")  # the traceback stays below
+        return f"{head} {pairs}{newline}{rest}"
+
+
+def _text_value(value: object) -> str:
+    text = "-" if value is None else str(value)
+    return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text
+
+
+def json_formatter() -> JsonFormatter:
+    return JsonFormatter(
+        ["levelname", "name", "message"],
+        rename_fields={"levelname": "level", "name": "logger", "exc_info": "traceback"},
+        reserved_attrs=sorted(_NOT_FIELDS),
+        timestamp="time",
+    )
