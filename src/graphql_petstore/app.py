@@ -167,7 +167,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/readyz", readyz),
     ]
     if settings.metrics:
-        routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token)))
+        routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token).serve))
     middleware = [] if tracer is None else [tracer.middleware()]
     middleware += [
         Middleware(RequestIdMiddleware),

@@ -110,7 +110,7 @@ class MetricsEndpoint:
         self._token = token
         self._horizon = HorizonClock()
 
-    async def __call__(self, request: Request) -> Response:
+    async def serve(self, request: Request) -> Response:
         if self._token is not None and not self._authorised(request):
             return PlainTextResponse(
                 "/metrics needs Authorization: Bearer <PETSTORE_METRICS_TOKEN>",
