@@ -119,7 +119,7 @@ class MetricsEndpoint:
             )
         sampler: Sampler = request.app.state.sampler
         sampler.sample()
-        stream = await self._stream_families(request.app.state.engine)
+        stream = await stream_gauges(request.app.state.engine, self._horizon)
         encode, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encode(Scrape(stream)), media_type=content_type)
 
@@ -130,46 +130,49 @@ class MetricsEndpoint:
             presented.strip().encode(), self._token.encode()
         )
 
-    async def _stream_families(self, engine: AsyncEngine) -> list[Metric]:
-        up = GaugeMetricFamily(
-            "petstore_database_up",
-            f"1 when the stream gauges' query answered within {DATABASE_TIMEOUT:g} s "
-            "(0: database unreachable, or no pool connection free in time)",
-        )
-        try:
-            async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
-                row = (await conn.execute(STREAM_QUERY)).one()
-        except Exception as exc:
-            logger.warning("metrics: the stream gauges' query failed: %s", exc)
-            up.add_metric([], 0)
-            return [up]
-        up.add_metric([], 1)
-        age = self._horizon.age(row.holder_xid, row.holder_age)
-        return [
-            up,
-            GaugeMetricFamily(
-                "petstore_stream_head_transaction_id",
-                "Transaction id of the newest event that stream readers may see",
-                value=int(row.head) if row.head is not None else 0,
-            ),
-            GaugeMetricFamily(
-                "petstore_stream_held_back_events",
-                "Committed events that readers may not see yet because an older "
-                f"transaction is still running (counted up to {MAX_COUNTED_HELD_BACK})",
-                value=row.held_back,
-            ),
-            GaugeMetricFamily(
-                "petstore_stream_horizon_age_seconds",
-                "How long the oldest running transaction of the cluster (which holds "
-                "the stream's horizon) has been open; 0 when none writes",
-                value=age,
-            ),
-            GaugeMetricFamily(
-                "petstore_stream_horizon_in_other_database",
-                "1 when that transaction runs in another database of the cluster",
-                value=1 if row.holder_here is False else 0,
-            ),
-        ]
+
+async def stream_gauges(engine: AsyncEngine, horizon: HorizonClock) -> list[Metric]:
+    """The stream's position and horizon, read now; petstore_database_up alone
+    when the query fails."""
+    up = GaugeMetricFamily(
+        "petstore_database_up",
+        f"1 when the stream gauges' query answered within {DATABASE_TIMEOUT:g} s "
+        "(0: database unreachable, or no pool connection free in time)",
+    )
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
+            row = (await conn.execute(STREAM_QUERY)).one()
+    except Exception as exc:
+        logger.warning("metrics: the stream gauges' query failed: %s", exc)
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
+    age = horizon.age(row.holder_xid, row.holder_age)
+    return [
+        up,
+        GaugeMetricFamily(
+            "petstore_stream_head_transaction_id",
+            "Transaction id of the newest event that stream readers may see",
+            value=int(row.head) if row.head is not None else 0,
+        ),
+        GaugeMetricFamily(
+            "petstore_stream_held_back_events",
+            "Committed events that readers may not see yet because an older "
+            f"transaction is still running (counted up to {MAX_COUNTED_HELD_BACK})",
+            value=row.held_back,
+        ),
+        GaugeMetricFamily(
+            "petstore_stream_horizon_age_seconds",
+            "How long the oldest running transaction of the cluster (which holds "
+            "the stream's horizon) has been open; 0 when none writes",
+            value=age,
+        ),
+        GaugeMetricFamily(
+            "petstore_stream_horizon_in_other_database",
+            "1 when that transaction runs in another database of the cluster",
+            value=1 if row.holder_here is False else 0,
+        ),
+    ]
 
 
 class Scrape(Collector):

@@ -120,8 +120,13 @@ def _text_value(value: object) -> str:
 
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(
-        ["levelname", "name", "message"],
-        rename_fields={"levelname": "level", "name": "logger", "exc_info": "traceback"},
+        ["levelname", "name", "message", "process"],
+        rename_fields={
+            "levelname": "level",
+            "name": "logger",
+            "process": "pid",
+            "exc_info": "traceback",
+        },
         reserved_attrs=sorted(_NOT_FIELDS),
         timestamp="time",
     )

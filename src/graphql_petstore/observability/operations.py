@@ -13,7 +13,9 @@ from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -27,6 +29,8 @@ from graphql_petstore.observability.requests import INTERNAL_SERVER_ERROR, Reque
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"  # e.g. variables that do not fit their types
+# What strawberry raises out of the operation for a request it answers with 400.
+_REQUEST_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 class SubscriptionCounts:
@@ -87,6 +91,16 @@ class ObserveOperations(SchemaExtension):
         self._span = tracing.start_operation()
         try:
             yield
+        except GraphQLError as error:
+            # Raised by an extension's hook (the parser cache, the token limit):
+            # strawberry answers it after the operation has ended.
+            record.note_errors([error], self._default_code)
+            raise
+        except _REQUEST_ERRORS:
+            raise  # answered with 400; the middleware counts it by status
+        except Exception:
+            record.note_outcome(INTERNAL_ERROR, INTERNAL_SERVER_ERROR)
+            raise
         finally:
             self._note(record)
             if self._subscription:
