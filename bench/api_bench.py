@@ -41,8 +41,8 @@ from pathlib import Path
 from api.scenarios import Bench
 from graphql_petstore.database.migrations import migrate
 from harness.cli import add_keep_database, add_server_url, int_list
-from harness.cpu import CpuMeter, postgres_processes, processes
-from harness.database import create_database, pet_ids, postgres_server
+from harness.cpu import CpuMeter, processes
+from harness.database import create_database, pet_ids, postgres_processes, postgres_server
 from harness.http_client import Requests
 from harness.load import run_async
 from harness.profiling import profiled, py_spy

@@ -36,8 +36,8 @@ import asyncpg
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.replay import rebuild, verify
 from harness.cli import add_server_url
-from harness.cpu import SampledCpu, postgres_processes
-from harness.database import create_database, postgres_server
+from harness.cpu import SampledCpu
+from harness.database import connected, create_database, postgres_processes, postgres_server
 from harness.report import command_line, say, say_machine
 from harness.seeding import PRICE_SQL, SPECIES_SQL
 
@@ -136,8 +136,7 @@ async def run(args: argparse.Namespace) -> None:
         # backends which come and go within a phase are counted.
         meter = SampledCpu(processes) if processes is not None else None
 
-        conn = await asyncpg.connect(url)
-        stack.push_async_callback(conn.close)
+        conn = await stack.enter_async_context(connected(url))
         phases: list[Phase] = []
 
         events, seconds, cpu = await timed(meter, lambda: seed(conn, args.pets, args.events))

@@ -39,12 +39,16 @@ import sys
 import time
 import uuid
 
-import asyncpg
-
 from graphql_petstore.database.migrations import migrate
 from harness.cli import add_keep_database, add_server_url, int_list
-from harness.cpu import CpuMeter, Processes, postgres_processes, processes, rss_mib
-from harness.database import create_database, pet_ids, postgres_server
+from harness.cpu import CpuMeter, Processes, processes, rss_mib
+from harness.database import (
+    connected,
+    create_database,
+    pet_ids,
+    postgres_processes,
+    postgres_server,
+)
 from harness.load import run_async
 from harness.report import command_line, disturbed, say, say_machine
 from harness.results import Result
@@ -101,13 +105,10 @@ async def amain(args: argparse.Namespace) -> int:
             notify = await notify_cost(args, url, pets, meter)
             # Part 1 appended tens of thousands of events: settle the tables (as
             # the seed does) so that autovacuum does not run during part 2.
-            conn = await asyncpg.connect(url)
-            try:
+            async with connected(url) as conn:
                 t0 = time.perf_counter()
                 await conn.execute("vacuum analyze")
                 total = await conn.fetchval("select count(*) from events")
-            finally:
-                await conn.close()
             say(f"  vacuum analyze after part 1: {time.perf_counter() - t0:.2f} s; {total} events")
             for results in notify.values():
                 for r in results:

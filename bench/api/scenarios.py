@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
 from harness.cpu import CpuMeter, Processes
+from harness.database import connected
 from harness.http_client import HttpConnection, Requests, graphql_data
 from harness.load import Operation, User, run_load
 from harness.raw import RAW_NAMES, raw_ceiling
@@ -102,11 +101,8 @@ class Bench:
         return self.record(await self._http_load(result, operation_for))
 
     async def change_price(self, concurrency: int, label: str = "", keep: bool = True) -> Result:
-        conn = await asyncpg.connect(self.url)
-        try:
+        async with connected(self.url) as conn:
             rows = await conn.fetch("select id::text as id, current_price from pets")
-        finally:
-            await conn.close()
         prices: dict[str, Decimal] = {row["id"]: row["current_price"] for row in rows}
         rng = random.Random(concurrency)
 

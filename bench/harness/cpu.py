@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import asyncpg
 import psutil
 
 CORES = psutil.cpu_count() or 1
@@ -123,40 +121,3 @@ def rss_mib(group: Processes) -> float:
         with contextlib.suppress(psutil.Error):
             total += process.memory_info().rss
     return total / 2**20
-
-
-async def postgres_processes(url: str) -> Processes | None:
-    """The server's processes (postmaster and children) when it runs on this
-    machine, found from the pid of one backend."""
-    conn = await asyncpg.connect(url)
-    try:
-        # Looked up while the backend still exists.
-        postmaster = psutil.Process(await conn.fetchval("select pg_backend_pid()")).parent()
-        if postmaster is None or "postgres" not in postmaster.name():
-            return None
-    except psutil.Error:
-        return None
-    finally:
-        await conn.close()
-
-    database = url.rsplit("/", 1)[-1].split("?")[0]
-
-    def ours(process: psutil.Process) -> bool:
-        # Titles: "postgres: walwriter" (background work of the whole server:
-        # counted) or "postgres: user database host(port) state" (a client
-        # backend: counted when it serves the bench database, so that other
-        # programs' sessions on a shared server land in "other").
-        try:
-            title = " ".join(process.cmdline())
-        except psutil.Error:
-            return False
-        client_backend = "[local]" in title or re.search(r"\(\d+\)", title) is not None
-        return not client_backend or f" {database} " in title
-
-    def group() -> list[psutil.Process]:
-        try:
-            return [postmaster, *filter(ours, postmaster.children())]
-        except psutil.Error:
-            return []
-
-    return group

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from graphql_petstore.database.location import with_database
+from harness.cpu import Processes
 from harness.report import say
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One asyncpg connection, closed on the way out."""
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def reachable(url: str) -> str | None:
@@ -27,16 +41,13 @@ async def reachable(url: str) -> str | None:
 
 
 async def server_settings(url: str) -> str:
-    conn = await asyncpg.connect(url)
-    try:
+    async with connected(url) as conn:
         version = await conn.fetchval("show server_version")
         rows = await conn.fetch(
             "select name, setting from pg_settings where name in"
             " ('synchronous_commit', 'fsync', 'shared_buffers', 'max_connections')"
             " order by name"
         )
-    finally:
-        await conn.close()
     return f"PostgreSQL {version}; " + ", ".join(f"{r['name']}={r['setting']}" for r in rows)
 
 
@@ -66,11 +77,8 @@ async def create_database(
 ) -> str:
     """Creates the database `name` (empty, not migrated) and returns its URL; it
     is dropped when the stack closes unless `keep`."""
-    admin = await asyncpg.connect(admin_url)
-    try:
+    async with connected(admin_url) as admin:
         await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
     if not keep:
         stack.push_async_callback(drop_database, admin_url, name)
     say(f"database: {name}")
@@ -78,22 +86,51 @@ async def create_database(
 
 
 async def drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
+    async with connected(admin_url) as conn:
         await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
     say(f"dropped database {name}")
 
 
 async def pet_ids(url: str) -> tuple[list[str], list[str]]:
     """Every pet's id in id order, and the ids of the pets that are not SOLD (so
     that their price can change) in a shuffled order that is the same every run."""
-    conn = await asyncpg.connect(url)
-    try:
+    async with connected(url) as conn:
         rows = await conn.fetch("select id::text as id, status from pets order by id")
-    finally:
-        await conn.close()
     changeable = [row["id"] for row in rows if row["status"] != "SOLD"]
     random.Random(7).shuffle(changeable)
     return [row["id"] for row in rows], changeable
+
+
+async def postgres_processes(url: str) -> Processes | None:
+    """The server's processes (postmaster and children) when it runs on this
+    machine, found from the pid of one backend."""
+    async with connected(url) as conn:
+        try:
+            # Looked up while the backend still exists.
+            postmaster = psutil.Process(await conn.fetchval("select pg_backend_pid()")).parent()
+            if postmaster is None or "postgres" not in postmaster.name():
+                return None
+        except psutil.Error:
+            return None
+
+    database = url.rsplit("/", 1)[-1].split("?")[0]
+
+    def ours(process: psutil.Process) -> bool:
+        # Titles: "postgres: walwriter" (background work of the whole server:
+        # counted) or "postgres: user database host(port) state" (a client
+        # backend: counted when it serves the bench database, so that other
+        # programs' sessions on a shared server land in "other").
+        try:
+            title = " ".join(process.cmdline())
+        except psutil.Error:
+            return False
+        client_backend = "[local]" in title or re.search(r"\(\d+\)", title) is not None
+        return not client_backend or f" {database} " in title
+
+    def group() -> list[psutil.Process]:
+        try:
+            return [postmaster, *filter(ours, postmaster.children())]
+        except psutil.Error:
+            return []
+
+    return group

@@ -7,8 +7,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-import asyncpg
-
+from harness.database import connected
 from harness.report import say
 
 # SQL expressions for a random price and a species, for seeding statements.
@@ -93,8 +92,7 @@ async def seed(url: str, plan: SeedPlan) -> float:
     """Seeds through the real triggers with set-based SQL; returns the seconds taken."""
     if plan.price_changes < 0:
         raise SystemExit(f"--events must be at least {plan.events - plan.price_changes}")
-    conn = await asyncpg.connect(url)
-    try:
+    async with connected(url) as conn:
         started = time.perf_counter()
 
         async def step(label: str, sql: str, *params: object) -> int:
@@ -136,5 +134,3 @@ async def seed(url: str, plan: SeedPlan) -> float:
             f"({events / seed_time:.0f} events/s through the triggers)"
         )
         return seed_time
-    finally:
-        await conn.close()

@@ -10,6 +10,7 @@ import contextlib
 import json
 import multiprocessing.connection
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from harness.load import run_async
@@ -17,25 +18,27 @@ from harness.load import run_async
 SUBSCRIPTION = "subscription Events { events { id } }"
 
 
-def client_child(
-    port: int,
-    connections: int,
-    subs_per_connection: int,
-    first_connection: int,
-    pipe: multiprocessing.connection.Connection,
-) -> None:
-    run_async(_client(port, connections, subs_per_connection, first_connection, pipe))
+@dataclass(frozen=True)
+class ClientPlan:
+    """What one client process opens: `connections` WebSockets x
+    `subs_per_connection` subscriptions, numbered from `first_connection`
+    (subscription ids are unique over all client processes)."""
+
+    port: int
+    connections: int
+    subs_per_connection: int
+    first_connection: int
 
 
-async def _client(
-    port: int,
-    connections: int,
-    subs_per_connection: int,
-    first_connection: int,
-    pipe: multiprocessing.connection.Connection,
-) -> None:
-    """One client process: `connections` WebSockets x `subs_per_connection`
-    subscriptions; answers the parent's status and collect commands."""
+def client_child(plan: ClientPlan, pipe: multiprocessing.connection.Connection) -> None:
+    run_async(_client(plan, pipe))
+
+
+async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection) -> None:
+    """Opens the plan's subscriptions; answers the parent's status and collect
+    commands."""
+    port, connections = plan.port, plan.connections
+    subs_per_connection, first_connection = plan.subs_per_connection, plan.first_connection
     import websockets
     from websockets.typing import Subprotocol
 

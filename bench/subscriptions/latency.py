@@ -15,16 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
 from graphql_petstore.database.appends import new_id
 from harness.cpu import CpuMeter, Processes, processes, rss_mib
+from harness.database import connected
 from harness.raw import RAW_INSERT
 from harness.report import cpu_cell, say
 from harness.results import percentile_ms
 from harness.seeding import random_price
 from harness.server import TOKEN_NAME, Server
-from subscriptions.clients import client_child
+from subscriptions.clients import ClientPlan, client_child
 
 
 @dataclass
@@ -77,7 +76,7 @@ async def latency_run(
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=client_child,
-            args=(server.port, share, per_connection, first, child_end),
+            args=(ClientPlan(server.port, share, per_connection, first), child_end),
             daemon=True,
         )
         process.start()
@@ -111,24 +110,23 @@ async def latency_run(
                 raise SystemExit(f"client process failed: {value}")
         run.connect_seconds = time.perf_counter() - t0
 
-        conn = await asyncpg.connect(url)
-        rng = random.Random(subscribers)
-        metadata = json.dumps({"actor": TOKEN_NAME, "bench": "subscriptions"})
+        async with connected(url) as conn:
+            rng = random.Random(subscribers)
+            metadata = json.dumps({"actor": TOKEN_NAME, "bench": "subscriptions"})
 
-        async def insert() -> tuple[str, float]:
-            event_id = new_id()
-            price = random_price(rng)
-            await conn.execute(
-                RAW_INSERT,
-                event_id,
-                uuid.UUID(rng.choice(pets)),
-                price,
-                metadata,
-                "PET_PRICE_CHANGE",
-            )
-            return str(event_id), time.perf_counter()
+            async def insert() -> tuple[str, float]:
+                event_id = new_id()
+                price = random_price(rng)
+                await conn.execute(
+                    RAW_INSERT,
+                    event_id,
+                    uuid.UUID(rng.choice(pets)),
+                    price,
+                    metadata,
+                    "PET_PRICE_CHANGE",
+                )
+                return str(event_id), time.perf_counter()
 
-        try:
             # Prime: every subscription has seen an event before the measured ones.
             deadline = time.monotonic() + 60
             while True:
@@ -165,8 +163,6 @@ async def latency_run(
             run.drain_seconds = time.perf_counter() - written
             run.cpu = meter.stop()
             run.rss_mib = rss_mib(server.processes)
-        finally:
-            await conn.close()
 
         run.events = len(commits)
         run.expected = subscribers * len(commits)

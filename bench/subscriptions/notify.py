@@ -13,6 +13,7 @@ import asyncpg
 
 from graphql_petstore.database.doorbell import ANNOUNCE_INTERVAL
 from harness.cpu import CpuMeter
+from harness.database import connected
 from harness.raw import raw_load
 from harness.report import say
 from harness.results import Result
@@ -36,11 +37,8 @@ VARIANTS = {
 
 async def function_bodies(url: str) -> dict[str, str]:
     """events_apply() as migrated, without notify, and with a constant notify."""
-    conn = await asyncpg.connect(url)
-    try:
+    async with connected(url) as conn:
         original = await conn.fetchval("select pg_get_functiondef('events_apply'::regproc)")
-    finally:
-        await conn.close()
     without, n = NOTIFY_RE.subn("", original)
     constant, m = NOTIFY_RE.subn(CONSTANT_NOTIFY, original)
     if n != 1 or m != 1 or "pg_notify" in without:
@@ -59,57 +57,58 @@ async def notify_cost(
     args: argparse.Namespace, url: str, pets: list[str], meter: CpuMeter
 ) -> dict[str, list[Result]]:
     bodies = await function_bodies(url)
-    admin = await asyncpg.connect(url)
+    async with connected(url) as admin:
 
-    async def measure(round_no: int, variant: str) -> Result:
-        await admin.execute(bodies[variant])
-        listener = None
-        announcer: asyncio.Task[None] | None = None
-        received = 0
-        load_url = url
-        if variant == "e":
-            # asyncpg passes unknown DSN parameters on as server settings.
-            load_url = url + ("&" if "?" in url else "?") + "petstore.notify=batched"
-        if variant in ("d", "e"):
+        async def measure(round_no: int, variant: str) -> Result:
+            await admin.execute(bodies[variant])
+            listener = None
+            announcer: asyncio.Task[None] | None = None
+            received = 0
+            load_url = url
+            if variant == "e":
+                # asyncpg passes unknown DSN parameters on as server settings.
+                load_url = url + ("&" if "?" in url else "?") + "petstore.notify=batched"
+            if variant in ("d", "e"):
 
-            def on_notify(*_: Any) -> None:
-                nonlocal received
-                received += 1
+                def on_notify(*_: Any) -> None:
+                    nonlocal received
+                    received += 1
 
-            listener = await asyncpg.connect(url)
-            await listener.add_listener("petstore_events", on_notify)
-        if variant == "e":
-            assert listener is not None
-            announcer = asyncio.create_task(_ring_forever(listener))
-        result = Result(f"{variant}. {VARIANTS[variant]}", "raw", CONCURRENCY, "cli=1", args.round)
-        tasks = list(range(CONCURRENCY))
-        try:
-            await raw_load("insert", load_url, pets, tasks, CONCURRENCY, result, args.warmup, meter)
-        finally:
-            if announcer is not None:
-                announcer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await announcer
+                listener = await asyncpg.connect(url)
+                await listener.add_listener("petstore_events", on_notify)
+            if variant == "e":
+                assert listener is not None
+                announcer = asyncio.create_task(_ring_forever(listener))
+            result = Result(
+                f"{variant}. {VARIANTS[variant]}", "raw", CONCURRENCY, "cli=1", args.round
+            )
+            tasks = list(range(CONCURRENCY))
+            try:
+                await raw_load(
+                    "insert", load_url, pets, tasks, CONCURRENCY, result, args.warmup, meter
+                )
+            finally:
+                if announcer is not None:
+                    announcer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await announcer
+                if listener is not None:
+                    await asyncio.sleep(0.2)  # the last notifications
+                    await listener.close()
             if listener is not None:
-                await asyncio.sleep(0.2)  # the last notifications
-                await listener.close()
-        if listener is not None:
-            result.note = f"listener drained {received} notifications"
-        say(
-            f"  round {round_no} {variant}: {result.rate:8.0f} events/s  "
-            f"p50 {result.percentile(0.5):6.2f} ms  pg cpu {result.cpu.get('pg', 0):4.0f}%"
-            f"  other {result.cpu.get('other', 0):3.0f}%  errors {result.errors}"
-            + (f"  ({result.note})" if result.note else "")
-        )
-        for sample in result.error_samples:
-            say(f"      error: {sample}")
-        return result
+                result.note = f"listener drained {received} notifications"
+            say(
+                f"  round {round_no} {variant}: {result.rate:8.0f} events/s  "
+                f"p50 {result.percentile(0.5):6.2f} ms  pg cpu {result.cpu.get('pg', 0):4.0f}%"
+                f"  other {result.cpu.get('other', 0):3.0f}%  errors {result.errors}"
+                + (f"  ({result.note})" if result.note else "")
+            )
+            for sample in result.error_samples:
+                say(f"      error: {sample}")
+            return result
 
-    try:
         results = await alternate(args.rounds, list(VARIANTS), measure)
         await admin.execute(bodies["a"])  # leave the database as migrated
-    finally:
-        await admin.close()
     return results
 
 
