@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -24,7 +25,15 @@ TOKEN_NAME = "bench"
 class Server:
     """`graphql-petstore serve` as a subprocess."""
 
-    def __init__(self, url: str, workers: int, pool_size: int | None, token: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        workers: int,
+        pool_size: int | None,
+        token: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env`: more variables for the server (PETSTORE_* settings)."""
         self.url = url
         self.workers = workers
         self.port = free_port()
@@ -43,13 +52,18 @@ class Server:
             "--workers",
             str(workers),
         ]
-        env = {**os.environ, "DATABASE_URL": url, "PETSTORE_API_TOKENS": f"{TOKEN_NAME}:{token}"}
+        environment = {
+            **os.environ,
+            **(env or {}),
+            "DATABASE_URL": url,
+            "PETSTORE_API_TOKENS": f"{TOKEN_NAME}:{token}",
+        }
         if pool_size is not None:
-            env["PETSTORE_POOL_SIZE"] = str(pool_size)
-        self.pool_size = env.get("PETSTORE_POOL_SIZE", "10 (default)")
+            environment["PETSTORE_POOL_SIZE"] = str(pool_size)
+        self.pool_size = environment.get("PETSTORE_POOL_SIZE", "10 (default)")
         self.process = subprocess.Popen(
             self.command,
-            env=env,
+            env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
