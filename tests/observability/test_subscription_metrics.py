@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -78,3 +79,15 @@ async def test_websockets_subscriptions_and_messages_sent_are_counted(
         ),
     )
     assert value(gone, "petstore_subscription_groups") == 0
+
+    # Each subscription left one access line when it ended.
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines()]
+    ended = [
+        line
+        for line in lines
+        if line.get("logger") == "graphql_petstore.access" and line["transport"] == "websocket"
+    ]
+    assert sorted((line["operation_type"], line["outcome"]) for line in ended) == [
+        ("subscription", "ok")
+    ] * 3
+    assert sum(line["messages"] for line in ended) == sent

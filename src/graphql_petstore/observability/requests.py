@@ -165,7 +165,9 @@ def finish(record: RequestRecord, settings: Settings) -> None:
     )
     if is_operation:
         if record.outcome is None:
-            status = record.status or 500
+            # Over a WebSocket, an operation without errors; over HTTP, one
+            # refused before it ran (the status says why).
+            status = 200 if record.transport != "http" else record.status or 500
             if status >= 500:
                 record.note_outcome(INTERNAL_ERROR, INTERNAL_SERVER_ERROR)
             elif status >= 400:
