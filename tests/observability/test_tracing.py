@@ -65,10 +65,13 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
         headers={"Authorization": f"Bearer {API_TOKEN}", "X-Request-ID": REQUEST_ID},
     )
     payload = response.json()["data"]["recordPetArrival"]
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        assert (await server.http.get(probe)).status_code == 200
     await server.close()  # the spans are flushed at exit
 
     text = server.log_path.read_text()
     spans = exported_spans(text)
+    assert not [span for span in spans if span["name"].startswith("GET")], "probes are not traced"
     [operation] = [span for span in spans if span["name"] == "mutation Arrive"]
     attributes = operation["attributes"]
     assert attributes["petstore.event_id"] == payload["event"]["id"]
