@@ -87,7 +87,8 @@ async def test_websockets_subscriptions_and_messages_sent_are_counted(
         for line in lines
         if line.get("logger") == "graphql_petstore.access" and line["transport"] == "websocket"
     ]
-    assert sorted((line["operation_type"], line["outcome"]) for line in ended) == [
-        ("subscription", "ok")
-    ] * 3
+    assert (
+        sorted((line["operation_type"], line["outcome"]) for line in ended)
+        == [("subscription", "ok")] * 3
+    )
     assert sum(line["messages"] for line in ended) == sent
