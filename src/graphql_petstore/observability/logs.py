@@ -1,8 +1,10 @@
 """Logging set-up: human text on a terminal, JSON lines elsewhere
 (PETSTORE_LOG_FORMAT), alike for the command, uvicorn and every worker.
 
-Fields given with `extra=` (the access line's request_id, outcome, …) become
-keys of the JSON object, or `key=value` pairs after a text line. Every line
+Fields given with `extra=` become keys of the JSON object, or `key=value`
+pairs after a text line. A line whose fields come as one dict,
+`extra={"_fields": {...}}` (the access line, once per request), skips the
+search through the record's attributes. Every line
 logged while a request is served carries its request id (and trace id, with
 tracing on), so an ERROR's traceback can be found from what the client was
 told.
@@ -14,6 +16,7 @@ import logging
 import logging.config
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -84,6 +87,8 @@ class RequestContext(logging.Filter):
     the line does not carry them already."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if "_fields" in record.__dict__:
+            return True  # brings its own
         request = current_request()
         if request is not None and not hasattr(record, "request_id"):
             record.request_id = request.request_id
@@ -95,6 +100,9 @@ class RequestContext(logging.Filter):
 
 
 def fields_of(record: logging.LogRecord) -> Mapping[str, Any]:
+    given: Mapping[str, Any] | None = record.__dict__.get("_fields")
+    if given is not None:
+        return given
     return {
         key: value
         for key, value in record.__dict__.items()
@@ -118,8 +126,24 @@ def _text_value(value: object) -> str:
     return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text
 
 
+class JsonLines(JsonFormatter):
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        given: Mapping[str, Any] | None = record.__dict__.get("_fields")
+        if given is None:
+            super().add_fields(log_data, record, message_dict)
+            return
+        log_data.update(
+            level=record.levelname, logger=record.name, message=record.message, pid=record.process
+        )
+        log_data.update(message_dict)
+        log_data.update(given)
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat()
+
+
 def json_formatter() -> JsonFormatter:
-    return JsonFormatter(
+    return JsonLines(
         ["levelname", "name", "message", "process"],
         rename_fields={
             "levelname": "level",

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -129,6 +130,11 @@ class BoundedLabel:
         return OTHER
 
 
+# The label children of the (type, name, outcome, code) seen, as the client
+# wrote them: labels() takes a lock and hashes the labels on every call.
+# Bounded, since the names are the client's.
+MAX_CACHED_CHILDREN = 1_000
+_operation_children: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
 _operation_names = BoundedLabel(MAX_OPERATION_NAMES, _NAME)
 _codes = BoundedLabel(MAX_CODES, _CODE)
 _enabled = True
@@ -162,11 +168,20 @@ def record_operation(
     """One GraphQL operation answered. `seconds` None: not timed (subscriptions)."""
     if not _enabled:
         return
-    kind = operation_type if operation_type in OPERATION_TYPES else UNKNOWN_OPERATION
-    name = operation_name_label(operation_name)
-    OPERATIONS.labels(kind, name, outcome, code_label(code)).inc()
+    key = (operation_type, operation_name, outcome, code)
+    children = _operation_children.get(key)
+    if children is None:
+        kind = operation_type if operation_type in OPERATION_TYPES else UNKNOWN_OPERATION
+        name = operation_name_label(operation_name)
+        children = (
+            OPERATIONS.labels(kind, name, outcome, code_label(code)),
+            OPERATION_SECONDS.labels(kind, name),
+        )
+        if len(_operation_children) < MAX_CACHED_CHILDREN:
+            _operation_children[key] = children
+    children[0].inc()
     if seconds is not None:
-        OPERATION_SECONDS.labels(kind, name).observe(seconds)
+        children[1].observe(seconds)
 
 
 # Event types and ErrorCodes come from the schema, never from the client.

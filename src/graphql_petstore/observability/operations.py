@@ -75,6 +75,7 @@ class ObserveOperations(SchemaExtension):
         self._subscription = False
         self._sent = 0
         self._span: tracing.OperationSpan | None = None
+        self._type: str | None = None  # known once the document is parsed
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -144,10 +145,12 @@ class ObserveOperations(SchemaExtension):
         yield
 
     def _operation_type(self) -> str:
-        try:
-            return self.execution_context.operation_type.value
-        except Exception:  # no document, or no operation of that name in it
-            return UNKNOWN_OPERATION
+        if self._type is None:
+            try:
+                self._type = self.execution_context.operation_type.value
+            except Exception:  # no document, or no operation of that name in it
+                return UNKNOWN_OPERATION
+        return self._type
 
     def _note(self, record: RequestRecord) -> None:
         execution = self.execution_context

@@ -225,7 +225,7 @@ def log_access(record: RequestRecord, seconds: float) -> None:
         summary = f"{record.method} {record.path} {record.status}"
     else:
         summary = f"{record.transport} {record.operation_type} {fields['operation_name'] or ''}"
-    access_logger.log(level, summary.rstrip(), extra=fields)
+    access_logger.log(level, summary.rstrip(), extra={"_fields": fields})
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
