@@ -9,11 +9,13 @@ import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
@@ -233,3 +235,21 @@ async def test_metrics_behind_a_token_need_it(app_with: object) -> None:
             assert "petstore_" not in refused.text
         samples = await scrape(client, token="scrape-secret")
         assert value(samples, "petstore_server_processes") == 1
+
+
+async def test_docs_operating_describes_every_metric(client: httpx.AsyncClient) -> None:
+    await post(client, ARRIVE, arrival("Rex"), API_TOKEN)
+    response = await client.get("/metrics")
+    families = {
+        family.name
+        for family in text_string_to_metric_families(response.text)
+        if family.name.startswith("petstore_")
+    }
+    assert len(families) >= 20
+    documented = (Path(__file__).parents[2] / "docs" / "operating.md").read_text()
+    missing = {
+        name
+        for name in families
+        if f"`{name}`" not in documented and f"`{name}_total`" not in documented
+    }
+    assert missing == set()
