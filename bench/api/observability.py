@@ -106,9 +106,13 @@ async def compare_metrics(
             f"on {on.mean:.0f} req/s ({on.low:.0f}-{on.high:.0f}); on/off {ratio:.3f} "
             f"= {100 * (1 - ratio):+.1f}% of throughput"
         )
+        paired = statistics.median(
+            b.rate / a.rate for a, b in zip(results["off"], results["on"], strict=True) if a.rate
+        )
         lines.append(
-            f"  server CPU per request (median of rounds): off {cpu_off:.3f} ms, "
-            f"on {cpu_on:.3f} ms = {100 * (cpu_on / cpu_off - 1):+.1f}%"
+            f"  median of each round's on/off: {paired:.3f}; server CPU per request "
+            f"(median of rounds): off {cpu_off:.3f} ms, on {cpu_on:.3f} ms "
+            f"= {100 * (cpu_on / cpu_off - 1):+.1f}%"
         )
         rows += [*results["off"], *results["on"]]
     say("")
