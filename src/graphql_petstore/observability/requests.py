@@ -225,7 +225,19 @@ def log_access(record: RequestRecord, seconds: float) -> None:
         summary = f"{record.method} {record.path} {record.status}"
     else:
         summary = f"{record.transport} {record.operation_type} {fields['operation_name'] or ''}"
-    access_logger.log(level, summary.rstrip(), extra={"_fields": fields})
+    # Made and handed on directly: Logger.log would walk the stack (a deep
+    # one, under the ASGI middleware) to find a caller that says nothing here.
+    line = access_logger.makeRecord(
+        access_logger.name,
+        level,
+        __file__,
+        0,
+        summary.rstrip(),
+        (),
+        None,
+        extra={"_fields": fields},
+    )
+    access_logger.handle(line)
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
