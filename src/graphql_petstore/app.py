@@ -22,9 +22,10 @@ from strawberry.asgi import GraphQL
 from graphql_petstore.api.context import Context
 from graphql_petstore.api.schema import create_schema
 from graphql_petstore.database.doorbell import Doorbell
-from graphql_petstore.database.engine import create_engine
+from graphql_petstore.database.engine import create_engine, create_pool
 from graphql_petstore.database.migrations import is_current, load_migrations
 from graphql_petstore.database.stream import EventStream
+from graphql_petstore.json_output import encode
 from graphql_petstore.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
@@ -77,6 +78,9 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
         self._ide_html = html
 
+    def encode_json(self, data: object) -> str:
+        return encode(data)
+
     def decode_json(self, data: str | bytes) -> object:
         try:
             decoded = json.loads(data)
@@ -95,6 +99,7 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         state = request.scope.get("state", {})
         return Context(
             engine=request.app.state.engine,
+            pool=request.app.state.pool,
             settings=self.settings,
             request_id=state.get("request_id", ""),
             stream=request.app.state.stream,
@@ -115,9 +120,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings.pool_size)
+        pool = create_pool(database_url, settings.pool_size)
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
         app.state.engine = engine
+        app.state.pool = pool
         app.state.doorbell = doorbell
         app.state.stream = stream
         await doorbell.start()
@@ -127,6 +134,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         finally:
             await stream.stop()
             await doorbell.stop()
+            await pool.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
 from graphql_petstore.database.doorbell import Doorbell
+from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
 
@@ -18,6 +19,7 @@ from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
 @dataclass
 class Context:
     engine: AsyncEngine
+    pool: ConnectionPool  # appends, and the compiled path
     settings: Settings
     request_id: str
     stream: EventStream
