@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from graphql.validation import ASTValidationRule
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,7 +21,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from graphql_petstore.api.context import Context
-from graphql_petstore.api.schema import create_schema
+from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
+from graphql_petstore.compiled.http import CompiledGraphQL
+from graphql_petstore.compiled.plans import Plans
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.engine import create_engine, create_pool
 from graphql_petstore.database.migrations import is_current, load_migrations
@@ -67,8 +70,10 @@ query AvailablePets {
 
 
 class PetstoreGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(create_schema(settings), **kwargs)
+    def __init__(
+        self, settings: Settings, limits: list[type[ASTValidationRule]], **kwargs: Any
+    ) -> None:
+        super().__init__(create_schema(settings, limits=limits), **kwargs)
         self.settings = settings
         html = self.graphql_ide_html
         start = html.find("const EXAMPLE_QUERY = `")
@@ -105,16 +110,23 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             stream=request.app.state.stream,
             doorbell=request.app.state.doorbell,
             authorization=request.headers.get("authorization"),
+            appended_event_id=state.get("appended_event_id"),
         )
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     migrations = load_migrations()
+    limits = limit_rules(settings)
     graphql = PetstoreGraphQL(
         settings,
+        limits,
         graphql_ide="graphiql",
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+    )
+    core_schema = graphql.schema._schema  # type: ignore[attr-defined]
+    endpoint = CompiledGraphQL(
+        graphql, core_schema, Plans(core_schema, settings, validation_rules(limits)), settings
     )
 
     @contextlib.asynccontextmanager
@@ -155,7 +167,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

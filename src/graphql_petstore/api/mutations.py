@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from graphql import GraphQLError
 
 from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.inputs import (
@@ -25,7 +26,12 @@ from graphql_petstore.api.types import (
     UserError,
     event_from_row,
 )
-from graphql_petstore.database.appends import append
+from graphql_petstore.database.appends import (
+    AppendNotStored,
+    AppendOutcomeUnknown,
+    append,
+    appended,
+)
 from graphql_petstore.errors import DomainError
 
 if TYPE_CHECKING:
@@ -45,13 +51,38 @@ async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
     if isinstance(command, list):
         return PetEventPayload(user_errors=command)
     try:
-        event, pet = await append(context.pool, command)
+        if context.appended_event_id is not None:
+            # The compiled path stored this very command already.
+            event, pet = await appended(context.pool, context.appended_event_id)
+        else:
+            event, pet = await append(context.pool, command)
     except DomainError as error:
         return PetEventPayload(user_errors=[user_error(error)])
+    except (AppendNotStored, AppendOutcomeUnknown) as exc:
+        raise append_failure(exc) from exc
     context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)
     return PetEventPayload(event=event_from_row(event), pet=stored)
+
+
+def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:
+    """The error of an append whose connection broke: retryable either way;
+    when the outcome is unknown, the client learns the event's id so that it
+    can look the event up before it retries without an idempotency key."""
+    if isinstance(exc, AppendNotStored):
+        return GraphQLError(
+            "the database connection was lost; nothing was stored",
+            extensions={"code": "DATABASE_UNAVAILABLE", "retryable": True},
+        )
+    return GraphQLError(
+        str(exc),
+        extensions={
+            "code": "APPEND_OUTCOME_UNKNOWN",
+            "retryable": True,
+            "eventId": str(exc.event_id),
+        },
+    )
 
 
 def user_error(error: DomainError) -> UserError:

@@ -159,6 +159,16 @@ async def append(pool: ConnectionPool, command: Command) -> tuple[asyncpg.Record
     return row["event"], row["pet"]
 
 
+async def appended(
+    pool: ConnectionPool, event_id: uuid.UUID
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """A stored event and the pet as it left it, read back by its id."""
+    async with pool.connection() as conn:
+        row = await conn.fetchrow(_APPENDED, event_id)
+    assert row is not None, f"event {event_id} is stored"
+    return row["event"], row["pet"]
+
+
 async def run_append(
     pool: ConnectionPool,
     event_id: uuid.UUID,
