@@ -165,7 +165,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
         return JSONResponse({"status": "ready"})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -179,6 +179,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.compiled = endpoint
+    return app
 
 
 def create_app_from_env() -> Starlette:

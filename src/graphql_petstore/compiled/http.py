@@ -49,16 +49,26 @@ class CompiledGraphQL:
         self.schema = schema
         self.plans = plans
         self.settings = settings
+        # Requests answered here, and POSTs handed to strawberry.
+        self.answered = 0
+        self.passed_on = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not _plain_json(scope):
+        if (
+            not self.settings.compiled_operations
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not _plain_json(scope)
+        ):
             await self.strawberry(scope, receive, send)
             return
         body = await _read_body(receive)
         answer = await self._answer(scope, body)
         if answer is None:
+            self.passed_on += 1
             await self.strawberry(scope, _replay(body, receive), send)
             return
+        self.answered += 1
         await send(
             {
                 "type": "http.response.start",
@@ -164,7 +174,7 @@ async def _read(statement: Statement, bindings: Bindings, pool: ConnectionPool) 
             text: str | None = await conn.fetchval(statement.sql, *arguments)
     except Exception:
         # strawberry runs the request again and reports what went wrong
-        logger.debug("compiled read failed; strawberry answers", exc_info=True)
+        logger.warning("compiled read failed; strawberry answers", exc_info=True)
         return None
     return text
 

@@ -94,7 +94,8 @@ class Page:
     rows: str
     alias: str
     size: str  # SQL of the page size
-    has_previous: str  # SQL of a boolean
+    # SQL of a boolean; a parameter is made only when the selection asks.
+    has_previous: Callable[[], str]
     cursor: str  # SQL of an edge's cursor (JSON text), over the alias
     node_type: str  # "Pet" or "PetEvent"
 
@@ -308,7 +309,7 @@ class Compiler:
             elif field_name == "hasNextPage":
                 value = f"(case when count(*) > {page.size} then 'true' else 'false' end)"
             elif field_name == "hasPreviousPage":
-                value = f"(case when {page.has_previous} then 'true' else 'false' end)"
+                value = f"(case when {page.has_previous()} then 'true' else 'false' end)"
             elif field_name == "startCursor":
                 value = (
                     f"coalesce((array_agg(cursor order by n) filter (where {within}))[1], 'null')"

@@ -30,6 +30,11 @@ class Statement:
     sql: str
     getters: list[Callable[[Bindings], Any]]
 
+    def __post_init__(self) -> None:
+        for number in range(1, len(self.getters) + 1):
+            # PostgreSQL counts a statement's parameters by the ones it uses.
+            assert f"${number}::" in self.sql, f"parameter ${number} is not used"
+
     def arguments(self, bindings: Bindings) -> list[Any]:
         return [get(bindings) for get in self.getters]
 

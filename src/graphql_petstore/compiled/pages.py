@@ -10,6 +10,8 @@ that serves them.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from graphql import FieldNode
@@ -69,7 +71,7 @@ def pets_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
         rows=_limited("pets", alias, where, f"{alias}.id", size),
         alias=alias,
         size=size,
-        has_previous="true" if after.sample is not None else "false",
+        has_previous=lambda: "true" if after.sample is not None else "false",
         cursor=sql.render_cursor("pet")(f"{alias}.id::text"),
         node_type="Pet",
     )
@@ -80,7 +82,7 @@ def events_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
     size = _size(compiler, args["first"])
     alias = compiler.alias("e")
     where = [f"{alias}.{_BELOW_HORIZON}"]
-    has_previous = "false"
+    has_previous: Callable[[], str] = lambda: "false"  # noqa: E731
     after = args["after"]
     if after.sample is not None:
         # "0", the beginning, is before every position: (0, 0) is too.
@@ -88,7 +90,9 @@ def events_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
         tx = compiler.param(position.then(lambda p: "0" if p is None else str(p.tx_id)), "text")
         seq = compiler.param(position.then(lambda p: 0 if p is None else p.seq), "bigint")
         where.append(f"({alias}.tx_id, {alias}.seq) > ({tx}::xid8, {seq})")
-        has_previous = compiler.param(position.then(lambda p: p is not None), "boolean")
+        has_previous = functools.cache(
+            lambda: compiler.param(position.then(lambda p: p is not None), "boolean")
+        )
     given = args["filter"]
     sample = given.sample or {}
     if sample:
@@ -134,7 +138,7 @@ def history(compiler: Compiler, nodes: list[FieldNode], pet_row: str) -> Page:
         rows=_limited("pet_event_log", alias, where, f"{alias}.pet_version", size),
         alias=alias,
         size=size,
-        has_previous=f"{version} > 0",
+        has_previous=lambda: f"{version} > 0",
         cursor=sql.render_cursor("version")(f"{alias}.pet_version::text"),
         node_type="PetEvent",
     )
