@@ -30,7 +30,6 @@ from graphql_petstore.database.appends import (
     run_append,
 )
 from graphql_petstore.database.pool import ConnectionPool
-from graphql_petstore.errors import DomainError
 from graphql_petstore.json_output import encode
 from graphql_petstore.settings import Settings
 
@@ -141,10 +140,6 @@ class CompiledGraphQL:
                 lambda conn: conn.fetchval(write.append.sql, *write.append.arguments(bindings)),
                 lambda conn: conn.fetchval(write.settle.sql, *write.settle.arguments(bindings)),
             )
-        except DomainError:
-            # Nothing was stored; strawberry tries again and reports the rule
-            # in its own words (or stores the event, if the pet moved on).
-            return None
         except (AppendNotStored, AppendOutcomeUnknown) as exc:
             # Not for strawberry to try again: answered as its resolver would.
             error = append_failure(exc)
@@ -155,6 +150,12 @@ class CompiledGraphQL:
                 extensions=error.extensions,
             )
             return encode({"data": None, "errors": [located.formatted]}).encode()
+        except Exception:
+            # Nothing was stored (a rule refused the event, the statement
+            # failed, or it was never sent): strawberry tries again and
+            # reports what happens in its own words.
+            logger.debug("compiled append did not store; strawberry answers", exc_info=True)
+            return None
         scope["app"].state.doorbell.announce()
         if text is None:
             # Stored, but not renderable here: strawberry renders the stored
@@ -174,7 +175,7 @@ async def _read(statement: Statement, bindings: Bindings, pool: ConnectionPool) 
             text: str | None = await conn.fetchval(statement.sql, *arguments)
     except Exception:
         # strawberry runs the request again and reports what went wrong
-        logger.warning("compiled read failed; strawberry answers", exc_info=True)
+        logger.debug("compiled read failed; strawberry answers", exc_info=True)
         return None
     return text
 
