@@ -130,7 +130,7 @@ def _documents(history: History) -> st.SearchStrategy[str]:
     sdl = create_schema(Settings()).as_str()
     uuids = st.one_of(st.sampled_from(history.pet_ids + history.event_ids), st.uuids().map(str))
     strings = st.one_of(
-        st.sampled_from(history.cursors + ["0", *SPECIES]),
+        st.sampled_from([*history.cursors, "0", *SPECIES]),
         st.text(max_size=8),
     )
     scalars = {
