@@ -56,7 +56,7 @@ async def compare_metrics(
     pg = await postgres_processes(url)
     benches: dict[str, Bench] = {}
     for name, env in VARIANTS.items():
-        server = Server(url, args.workers, args.pool_size, token, env)
+        server = Server(url, args.workers, args.pool_size, token, environment=dict(env))
         stack.callback(server.stop)
         await server.wait_ready()
         meter = CpuMeter()

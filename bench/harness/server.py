@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -31,9 +30,8 @@ class Server:
         workers: int,
         pool_size: int | None,
         token: str,
-        env: Mapping[str, str] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> None:
-        """`env`: more variables for the server (PETSTORE_* settings)."""
         self.url = url
         self.workers = workers
         self.port = free_port()
@@ -52,18 +50,14 @@ class Server:
             "--workers",
             str(workers),
         ]
-        environment = {
-            **os.environ,
-            **(env or {}),
-            "DATABASE_URL": url,
-            "PETSTORE_API_TOKENS": f"{TOKEN_NAME}:{token}",
-        }
+        env = {**os.environ, "DATABASE_URL": url, "PETSTORE_API_TOKENS": f"{TOKEN_NAME}:{token}"}
         if pool_size is not None:
-            environment["PETSTORE_POOL_SIZE"] = str(pool_size)
-        self.pool_size = environment.get("PETSTORE_POOL_SIZE", "10 (default)")
+            env["PETSTORE_POOL_SIZE"] = str(pool_size)
+        env.update(environment or {})
+        self.pool_size = env.get("PETSTORE_POOL_SIZE", "10 (default)")
         self.process = subprocess.Popen(
             self.command,
-            env=environment,
+            env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -33,8 +33,6 @@ SUBSCRIPTION_MODES = ("listen", "poll")
 # "auto": text when standard error is a terminal, JSON lines otherwise.
 LOG_FORMATS = ("auto", "text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 def default_data_dir() -> Path:
@@ -65,6 +63,11 @@ class Settings:
     metrics_token: str | None = None
     log_format: str = DEFAULT_LOG_FORMAT
     log_level: str = DEFAULT_LOG_LEVEL
+    # Queries and mutations the compiler supports are answered by one SQL
+    # statement each (graphql_petstore.compiled); off: strawberry answers all.
+    compiled_operations: bool = True
+    # Log each compiled statement once, when it is made (for reading the SQL).
+    log_compiled_sql: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -94,10 +97,12 @@ class Settings:
                 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             ),
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
-            metrics=_boolean(env, "PETSTORE_METRICS", DEFAULT_METRICS),
+            metrics=_switch(env, "PETSTORE_METRICS", DEFAULT_METRICS),
             metrics_token=env.get("PETSTORE_METRICS_TOKEN", "").strip() or None,
             log_format=_choice(env, "PETSTORE_LOG_FORMAT", LOG_FORMATS, DEFAULT_LOG_FORMAT),
             log_level=_choice(env, "PETSTORE_LOG_LEVEL", LOG_LEVELS, DEFAULT_LOG_LEVEL),
+            compiled_operations=_switch(env, "PETSTORE_COMPILED_OPERATIONS", True),
+            log_compiled_sql=_switch(env, "PETSTORE_LOG_COMPILED_SQL", False),
         )
 
 
@@ -127,6 +132,17 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -134,17 +150,6 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if raw not in choices:
         raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
-
-
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
 
 
 def _parse_tokens(raw: str) -> dict[str, str]:

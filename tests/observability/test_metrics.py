@@ -62,6 +62,16 @@ def arrival(name: str) -> dict[str, object]:
     return {"input": {"name": name, "species": "Cat", "price": "10.00"}}
 
 
+@pytest.fixture(params=["compiled", "strawberry"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Either path answers what it can; both report alike."""
+    return Settings(
+        api_tokens={API_TOKEN: API_TOKEN_NAME},
+        pool_size=2,
+        compiled_operations=request.param == "compiled",
+    )
+
+
 async def test_each_operation_is_counted_once_by_type_name_outcome_and_code(
     client: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
@@ -162,40 +172,43 @@ def test_operation_names_beyond_the_cap_count_as_other() -> None:
     assert MAX_OPERATION_NAMES == 100
 
 
-@pytest.fixture
-def settings() -> Settings:
-    return Settings(api_tokens={API_TOKEN: API_TOKEN_NAME}, pool_size=2)
-
-
 async def test_pool_gauges_show_connections_in_use_and_callers_waiting(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     idle = await scrape(client)
-    assert value(idle, "petstore_db_pool_size") == 2
-    assert value(idle, "petstore_db_pool_in_use") == 0
-    assert value(idle, "petstore_db_pool_waiting") == 0
+    for pool in ("engine", "requests"):
+        assert value(idle, "petstore_db_pool_size", pool=pool) == 2
+        assert value(idle, "petstore_db_pool_in_use", pool=pool) == 0
+        assert value(idle, "petstore_db_pool_waiting", pool=pool) == 0
 
-    engine = app.state.engine
+    engine, requests = app.state.engine, app.state.pool
     async with contextlib.AsyncExitStack() as held:
         for _ in range(2):
             await held.enter_async_context(engine.connect())
-        waiter = asyncio.create_task(_connect_once(engine))
-        await asyncio.sleep(0.2)  # let it reach the pool and queue
+            await held.enter_async_context(requests.connection())
+        waiters = [
+            asyncio.create_task(_connect_once(engine.connect())),
+            asyncio.create_task(_connect_once(requests.connection())),
+        ]
+        await asyncio.sleep(0.2)  # let them reach the pools and queue
         busy = await scrape(client)
-    await waiter
+    await asyncio.gather(*waiters)
 
-    assert value(busy, "petstore_db_pool_in_use") == 2
-    assert value(busy, "petstore_db_pool_waiting") == 1
-    # The stream gauges' own query found no connection either.
+    assert value(busy, "petstore_db_pool_in_use", pool="engine") == 2
+    assert value(busy, "petstore_db_pool_waiting", pool="engine") == 1
+    assert value(busy, "petstore_db_pool_in_use", pool="requests") == 2
+    assert value(busy, "petstore_db_pool_waiting", pool="requests") == 1
+    # The stream gauges' own query (on the engine) found no connection either.
     assert value(busy, "petstore_database_up") == 0
     again = await scrape(client)
-    assert value(again, "petstore_db_pool_in_use") == 0
-    assert value(again, "petstore_db_pool_waiting") == 0
+    for pool in ("engine", "requests"):
+        assert value(again, "petstore_db_pool_in_use", pool=pool) == 0
+        assert value(again, "petstore_db_pool_waiting", pool=pool) == 0
     assert value(again, "petstore_database_up") == 1
 
 
-async def _connect_once(engine: object) -> None:
-    async with engine.connect():  # type: ignore[attr-defined]
+async def _connect_once(connection: contextlib.AbstractAsyncContextManager[object]) -> None:
+    async with connection:
         pass
 
 

@@ -52,7 +52,8 @@ async def test_two_workers_report_the_operations_of_both(serve: ServerFactory) -
         )
         assert value(samples, "petstore_events_appended_total", event_type="PET_ARRIVED") == WRITES
         assert value(samples, "petstore_server_processes") == 2
-        assert value(samples, "petstore_db_pool_size") == 2 * POOL_SIZE
+        assert value(samples, "petstore_db_pool_size", pool="engine") == 2 * POOL_SIZE
+        assert value(samples, "petstore_db_pool_size", pool="requests") == 2 * POOL_SIZE
         assert value(samples, "petstore_doorbell_connected") == 2
         cpu = series(samples, "process_cpu_seconds_total", "pid")
         assert {int(pid) for (pid,) in cpu} == workers

@@ -135,5 +135,6 @@ async def test_readyz_is_not_ready_while_the_database_is_down_and_ready_when_it_
         assert time.monotonic() < deadline, written.text
         await asyncio.sleep(0.2)
     samples = parse((await serving.http.get("/metrics")).text)
-    assert value(samples, "petstore_db_pool_in_use") == 0
+    for pool in ("engine", "requests"):
+        assert value(samples, "petstore_db_pool_in_use", pool=pool) == 0
     assert value(samples, "petstore_database_up") == 1

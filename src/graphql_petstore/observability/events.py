@@ -10,7 +10,9 @@ from graphql_petstore.observability import metrics, tracing
 from graphql_petstore.observability.current import current_request
 
 
-def event_appended(event_type: str, event_id: uuid.UUID, pet_id: uuid.UUID, stored: bool) -> None:
+def event_appended(
+    event_type: str, event_id: uuid.UUID, pet_id: uuid.UUID | None, stored: bool
+) -> None:
     """`stored` False: an idempotent retry answered with the event stored before."""
     if stored:
         metrics.record_event_appended(event_type)
@@ -18,7 +20,7 @@ def event_appended(event_type: str, event_id: uuid.UUID, pet_id: uuid.UUID, stor
         attributes: dict[str, tracing.AttributeValue] = {
             "petstore.event_type": event_type,
             "petstore.event_id": str(event_id),
-            "petstore.pet_id": str(pet_id),
+            "petstore.pet_id": str(pet_id) if pet_id is not None else "",
             "petstore.event_stored": stored,
         }
         tracing.annotate(**attributes)

@@ -24,13 +24,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 from prometheus_client import REGISTRY, CollectorRegistry, ProcessCollector, multiprocess
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -140,8 +142,8 @@ async def stream_gauges(engine: AsyncEngine, horizon: HorizonClock) -> list[Metr
         "(0: database unreachable, or no pool connection free in time)",
     )
     try:
-        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
-            row = (await conn.execute(STREAM_QUERY)).one()
+        async with asyncio.timeout(DATABASE_TIMEOUT):
+            row = await _stream_row(engine)
     except Exception as exc:
         logger.warning("metrics: the stream gauges' query failed: %s", exc)
         up.add_metric([], 0)
@@ -173,6 +175,19 @@ async def stream_gauges(engine: AsyncEngine, horizon: HorizonClock) -> list[Metr
             value=1 if row.holder_here is False else 0,
         ),
     ]
+
+
+async def _stream_row(engine: AsyncEngine) -> Row[Any]:
+    # A pooled connection that died with the database (a restart) fails once
+    # and is discarded: the next one is fresh.
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(STREAM_QUERY)).one()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 class Scrape(Collector):

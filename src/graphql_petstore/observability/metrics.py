@@ -88,15 +88,24 @@ STREAM_LAG = Histogram(
     "From an event's created_at to the moment the stream reader delivers it to subscribers",
     buckets=LAG_BUCKETS,
 )
+# Two pools per process: "engine" (SQLAlchemy's: strawberry's reads and the
+# event stream) and "requests" (the lean one: appends and compiled requests).
 POOL_SIZE = Gauge(
-    "petstore_db_pool_size", "Database connections the pool may hold", multiprocess_mode="livesum"
+    "petstore_db_pool_size",
+    "Database connections the pool may hold",
+    ["pool"],
+    multiprocess_mode="livesum",
 )
 POOL_IN_USE = Gauge(
-    "petstore_db_pool_in_use", "Database connections checked out", multiprocess_mode="livesum"
+    "petstore_db_pool_in_use",
+    "Database connections checked out",
+    ["pool"],
+    multiprocess_mode="livesum",
 )
 POOL_WAITING = Gauge(
     "petstore_db_pool_waiting",
     "Callers waiting for a database connection (a free one, or one being opened)",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 DOORBELL_RECONNECTS = Counter(

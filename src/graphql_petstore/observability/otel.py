@@ -3,7 +3,10 @@ graphql_petstore.observability.tracing once the environment asks for it.
 
 Spans: one per HTTP request (opentelemetry-instrumentation-asgi), one per
 GraphQL operation under it (graphql_petstore.observability.operations), and
-one per SQL statement under that (opentelemetry-instrumentation-sqlalchemy).
+one per SQL statement under that (opentelemetry-instrumentation-asyncpg: it
+sees the statements of both pools, SQLAlchemy's and the lean one, since both
+run on asyncpg). The server's own background reads (the doorbell, the
+stream's reader) run untraced.
 The SDK reads the standard variables itself: OTEL_SERVICE_NAME,
 OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_BSP_*, and each exporter
 its own (OTEL_EXPORTER_OTLP_ENDPOINT, …).
@@ -11,18 +14,19 @@ its own (OTEL_EXPORTER_OTLP_ENDPOINT, …).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
 from graphql_petstore.errors import ConfigurationError
@@ -81,16 +85,16 @@ class OpenTelemetryTracing:
             exclude_spans=["receive", "send"],
         )
 
-    def instrument(self, engine: AsyncEngine) -> None:
-        instrumentor = SQLAlchemyInstrumentor()
-        if instrumentor.is_instrumented_by_opentelemetry:
-            return
-        # The instrumentation declares SQLAlchemy < 2.1; it works through
-        # SQLAlchemy's public cursor events, which 2.1 keeps
-        # (tests/observability/test_tracing.py checks the SQL spans).
-        instrumentor.instrument(
-            engine=engine.sync_engine, tracer_provider=self.provider, skip_dep_check=True
-        )
+    def instrument(self) -> None:
+        """SQL spans: asyncpg's methods are wrapped once per process."""
+        instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=self.provider)
+
+    @contextlib.contextmanager
+    def untraced(self) -> Iterator[None]:
+        with suppress_instrumentation():
+            yield
 
     def start_operation(self) -> OpenTelemetryOperationSpan:
         return OpenTelemetryOperationSpan(

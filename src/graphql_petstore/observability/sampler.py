@@ -1,5 +1,5 @@
 """Gauges read from the objects that keep their own counts: the connection
-pool, the subscriptions, the stream reader and the doorbell.
+pools, the subscriptions, the stream reader and the doorbell.
 
 Reading them costs nothing on the request path. A scrape reads the serving
 process's values first; with several workers (prometheus-client's
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from graphql_petstore.database.doorbell import Doorbell
+from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.observability import metrics
 
@@ -42,11 +43,13 @@ class Sampler:
     def __init__(
         self,
         engine: AsyncEngine,
+        pool: ConnectionPool,
         stream: EventStream,
         doorbell: Doorbell,
         subscriptions: SubscriptionStats,
     ) -> None:
         self._engine = engine
+        self._pool = pool
         self._stream = stream
         self._doorbell = doorbell
         self._subscriptions = subscriptions
@@ -54,11 +57,14 @@ class Sampler:
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
-        pool = self._engine.pool
-        if isinstance(pool, QueuePool):
-            metrics.POOL_SIZE.set(pool.size())
-            metrics.POOL_IN_USE.set(pool.checkedout())
-        metrics.POOL_WAITING.set(getattr(pool, "waiting", 0))
+        engine_pool = self._engine.pool
+        if isinstance(engine_pool, QueuePool):
+            metrics.POOL_SIZE.labels("engine").set(engine_pool.size())
+            metrics.POOL_IN_USE.labels("engine").set(engine_pool.checkedout())
+        metrics.POOL_WAITING.labels("engine").set(getattr(engine_pool, "waiting", 0))
+        metrics.POOL_SIZE.labels("requests").set(self._pool.size)
+        metrics.POOL_IN_USE.labels("requests").set(self._pool.in_use)
+        metrics.POOL_WAITING.labels("requests").set(self._pool.waiting)
         subscriptions = self._subscriptions
         metrics.SUBSCRIPTIONS.set(subscriptions.live_subscriptions)
         metrics.SUBSCRIPTION_GROUPS.set(subscriptions.distinct_groups)

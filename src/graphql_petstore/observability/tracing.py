@@ -10,13 +10,13 @@ is a cheap no-op.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.middleware import Middleware
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ class OperationSpan(Protocol):
 class Tracing(Protocol):
     def middleware(self) -> Middleware: ...
 
-    def instrument(self, engine: AsyncEngine) -> None: ...
+    def instrument(self) -> None: ...
+
+    def untraced(self) -> contextlib.AbstractContextManager[None]: ...
 
     def start_operation(self) -> OperationSpan: ...
 
@@ -87,6 +89,7 @@ def start() -> Tracing | None:
         )
         return None
     _active = otel.OpenTelemetryTracing.from_environment()
+    _active.instrument()
     return _active
 
 
@@ -96,6 +99,17 @@ def enabled() -> bool:
 
 def start_operation() -> OperationSpan | None:
     return None if _active is None else _active.start_operation()
+
+
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """What runs inside (and the tasks it starts) makes no spans: for the
+    server's own background work, which no request asked for."""
+    if _active is None:
+        yield
+        return
+    with _active.untraced():
+        yield
 
 
 def annotate(**attributes: AttributeValue) -> None:
