@@ -200,44 +200,46 @@ def log_access(record: RequestRecord, seconds: float) -> None:
     level = logging.DEBUG if record.path in QUIET_PATHS else logging.INFO
     if not access_logger.isEnabledFor(level):
         return
-    fields: dict[str, Any] = {"request_id": record.request_id, "transport": record.transport}
-    if record.transport == "http":
-        fields.update(method=record.method, path=record.path, status=record.status)
-    if record.outcome is not None:
-        fields.update(
-            operation_type=record.operation_type or UNKNOWN_OPERATION,
-            operation_name=cut(record.operation_name or "", MAX_LOGGED_NAME) or None,
-            outcome=record.outcome,
-            code=record.code or None,
-        )
-    fields.update(duration_ms=round(seconds * 1000, 3), actor=record.actor)
+    http = record.transport == "http"
+    name = record.operation_name
+    if name is not None and len(name) > MAX_LOGGED_NAME:
+        name = cut(name, MAX_LOGGED_NAME)
+    # Every line has the same keys, in this order; an HTTP request that was
+    # no operation has them as null.
+    fields: dict[str, Any] = {
+        "request_id": record.request_id,
+        "transport": record.transport,
+        "method": record.method if http else None,
+        "path": record.path,
+        "status": record.status,
+        "operation_type": record.operation_type
+        or (UNKNOWN_OPERATION if record.outcome is not None else None),
+        "operation_name": name,
+        "outcome": record.outcome,
+        "code": record.code or None,
+        "duration_ms": round(seconds * 1000, 3),
+        "actor": record.actor,
+    }
     if record.messages is not None:
         fields["messages"] = record.messages
-    if record.outcome in (GRAPHQL_ERROR, INTERNAL_ERROR):
+    if record.outcome == GRAPHQL_ERROR or record.outcome == INTERNAL_ERROR:
         if record.error:
             fields["error"] = cut(record.error)
         if record.document:
             fields["query"] = cut(record.document)
-    trace_id = tracing.current_trace_id()
-    if trace_id is not None:
-        fields["trace_id"] = trace_id
-    if record.transport == "http":
+    if tracing.enabled():
+        fields["trace_id"] = tracing.current_trace_id()
+    if http:
         summary = f"{record.method} {record.path} {record.status}"
     else:
-        summary = f"{record.transport} {record.operation_type} {fields['operation_name'] or ''}"
+        summary = f"websocket {record.operation_type} {name or ''}".rstrip()
     # Made and handed on directly: Logger.log would walk the stack (a deep
     # one, under the ASGI middleware) to find a caller that says nothing here.
-    line = access_logger.makeRecord(
-        access_logger.name,
-        level,
-        __file__,
-        0,
-        summary.rstrip(),
-        (),
-        None,
-        extra={"_fields": fields},
+    access_logger.handle(
+        access_logger.makeRecord(
+            access_logger.name, level, "", 0, summary, (), None, extra={"_fields": fields}
+        )
     )
-    access_logger.handle(line)
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
