@@ -12,7 +12,7 @@ import pytest
 
 from graphql_petstore.database.appends import SETTLE_TIMEOUT
 from tests.faults.cluster import Cluster
-from tests.faults.load import OUTCOME_UNKNOWN, stored_events, stored_pets
+from tests.faults.load import OUTCOME_UNKNOWN, stored_events, stored_writes
 from tests.faults.proxy import Proxy
 from tests.faults.scenario import checked, under_load
 from tests.faults.serve import Serve
@@ -71,8 +71,8 @@ async def test_network_cut_past_the_settle_timeout_answers_outcome_unknown_and_a
         event_ids = [a.event_id for a in unknown if a.event_id]
         assert len(event_ids) == len(unknown), "APPEND_OUTCOME_UNKNOWN without an eventId"
         with_event = await stored_events(fault_database, event_ids)
-        with_pet = await stored_pets(fault_database, [a.pet_id for a in unknown])
-        assert with_event == with_pet
+        stored = await stored_writes(fault_database, [a.write for a in unknown])
+        assert with_event == stored
         tally = await checked("network cut past the settle timeout", load, serve, fault_database)
         assert tally.settled == len(unknown)
         await asyncio.to_thread(serve.stop)
