@@ -16,8 +16,8 @@ from tests.faults.load import Load, Tally
 from tests.faults.serve import Serve, verify
 
 # Acknowledged writes before the fault, and after it as proof of recovery.
-BEFORE_FAULT = 100
-AFTER_FAULT = 200
+BEFORE_FAULT = 50
+AFTER_FAULT = 100
 RECOVERY_TIMEOUT = 40.0
 # How the tests' own connections show in pg_stat_activity.
 ADMIN_APPLICATION_NAME = "petstore-faults-admin"

@@ -195,10 +195,11 @@ async def run_append(
     """Runs `attempt` (one statement that appends event `event_id`) and
     returns what it returned. When its connection breaks first, returns what
     `settled` (the same answer, read back by the event's id) returns once the
-    outcome is known, raises AppendNotStored when nothing was stored, or
-    AppendOutcomeUnknown when the database cannot be asked in time.
-    DomainError (a rule refused the event) and other database errors (the
-    statement failed, so its transaction rolled back) pass through."""
+    outcome is known, raises AppendNotStored when nothing was stored (as
+    when no connection could be made at all), or AppendOutcomeUnknown when
+    the database cannot be asked in time. DomainError (a rule refused the
+    event), other database errors (the statement failed, so its transaction
+    rolled back) and PoolTimeoutError (nothing was sent) pass through."""
     backend: tuple[int, Any] | None = None
     try:
         async with pool.connection() as conn:
