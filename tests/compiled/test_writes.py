@@ -202,3 +202,30 @@ async def test_a_write_without_a_token_is_refused_by_strawberry(twin: Twin) -> N
     assert answers.same_but_request_ids
     assert not answers.answered_by_compiled
     assert b"UNAUTHENTICATED" in answers.compiled
+
+
+async def test_a_stored_event_it_cannot_render_is_rendered_by_strawberry_not_stored_again(
+    twin: Twin, store: Store, conn: asyncpg.Connection
+) -> None:
+    # A correlation id the client hid in metadata, in a form Python reads
+    # but PostgreSQL would print otherwise: the compiled payload is unusual.
+    pet = (await store.arrive())["pet"]["id"]
+    count = await event_count(conn)
+    given = {
+        "petId": pet,
+        "newPrice": "3.00",
+        "metadata": {"correlationId": "{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}"},
+    }
+    document = (
+        "mutation($input: ChangePetPriceInput!) { changePetPrice(input: $input) "
+        "{ event { id correlationId } pet { price version } userErrors { code } } }"
+    )
+    before = twin.endpoint.answered
+    payload = json.loads(await _post(twin.compiled, document, {"input": given}))
+    assert twin.endpoint.answered == before
+    assert await event_count(conn) == count + 1
+    result = payload["data"]["changePetPrice"]
+    assert result["event"]["correlationId"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert result["pet"] == {"price": "3.00", "version": 2}
+    stored = await conn.fetchval("select id::text from pet_event_log order by seq desc limit 1")
+    assert result["event"]["id"] == stored

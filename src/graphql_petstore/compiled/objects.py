@@ -96,7 +96,8 @@ class Page:
     size: str  # SQL of the page size
     # SQL of a boolean; a parameter is made only when the selection asks.
     has_previous: Callable[[], str]
-    cursor: str  # SQL of an edge's cursor (JSON text), over the alias
+    key: str  # SQL of the text a row's cursor encodes, over the alias
+    cursor: Renderer  # that text -> the cursor's JSON text
     node_type: str  # "Pet" or "PetEvent"
 
 
@@ -199,7 +200,7 @@ class Compiler:
         return (
             f"(select {sql.json_list('j', 'k')} from ("
             f"select {alias}.id as k, {self.pet(nodes, alias)} as j "
-            f"from pets {alias} where {alias}.mother_id = {row}.id) {alias})"
+            f"from pets {alias} where {alias}.mother_id = {row}.id offset 0) {alias})"
         )
 
     # --- events --------------------------------------------------------------
@@ -273,10 +274,15 @@ class Compiler:
             else:
                 raise Unsupported(f"{type_name}.{field_name}")
         outer = self.alias("rows")
-        selected = ", ".join(["n", f"{page.cursor} as cursor", *columns])
+        # The cursors of the first and last edge are made from their keys
+        # once, not one for every row.
+        selected = ", ".join(["n", f"{page.key} as k", *columns])
+        # offset 0 keeps the planner from merging this subquery into the
+        # aggregate above, which would compute each row's JSON (and its
+        # relations' subqueries) once for every aggregate that reads it.
         return (
             f"(select {sql.json_object(members)} from ("
-            f"select {selected} from ({page.rows}) {page.alias}) {outer})"
+            f"select {selected} from ({page.rows}) {page.alias} offset 0) {outer})"
         )
 
     def node(self, nodes: list[FieldNode], page: Page) -> str:
@@ -292,7 +298,7 @@ class Compiler:
             if field_name == "__typename":
                 members.append((name, sql.json_string_literal(edge_type)))
             elif field_name == "cursor":
-                members.append((name, page.cursor))
+                members.append((name, page.cursor(page.key)))
             elif field_name == "node":
                 members.append((name, self.node(field_nodes, page)))
             else:
@@ -310,15 +316,10 @@ class Compiler:
                 value = f"(case when count(*) > {page.size} then 'true' else 'false' end)"
             elif field_name == "hasPreviousPage":
                 value = f"(case when {page.has_previous()} then 'true' else 'false' end)"
-            elif field_name == "startCursor":
-                value = (
-                    f"coalesce((array_agg(cursor order by n) filter (where {within}))[1], 'null')"
-                )
-            elif field_name == "endCursor":
-                value = (
-                    f"coalesce((array_agg(cursor order by n desc) filter (where {within}))[1], "
-                    "'null')"
-                )
+            elif field_name in ("startCursor", "endCursor"):
+                order = "n" if field_name == "startCursor" else "n desc"
+                key = f"(array_agg(k order by {order}) filter (where {within}))[1]"
+                value = f"coalesce({page.cursor(key)}, 'null')"
             else:
                 raise Unsupported(f"PageInfo.{field_name}")
             members.append((name, value))

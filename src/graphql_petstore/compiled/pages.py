@@ -72,7 +72,8 @@ def pets_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
         alias=alias,
         size=size,
         has_previous=lambda: "true" if after.sample is not None else "false",
-        cursor=sql.render_cursor("pet")(f"{alias}.id::text"),
+        key=f"{alias}.id::text",
+        cursor=sql.render_cursor("pet"),
         node_type="Pet",
     )
 
@@ -114,7 +115,8 @@ def events_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
         alias=alias,
         size=size,
         has_previous=has_previous,
-        cursor=sql.render_cursor("stream")(f"{alias}.tx_id::text || '.' || {alias}.seq::text"),
+        key=f"{alias}.tx_id::text || '.' || {alias}.seq::text",
+        cursor=sql.render_cursor("stream"),
         node_type="PetEvent",
     )
 
@@ -139,7 +141,8 @@ def history(compiler: Compiler, nodes: list[FieldNode], pet_row: str) -> Page:
         alias=alias,
         size=size,
         has_previous=lambda: f"{version} > 0",
-        cursor=sql.render_cursor("version")(f"{alias}.pet_version::text"),
+        key=f"{alias}.pet_version::text",
+        cursor=sql.render_cursor("version"),
         node_type="PetEvent",
     )
 
