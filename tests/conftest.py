@@ -30,8 +30,8 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
-from graphql_petstore.database.embedded import EmbeddedPostgres
 from graphql_petstore.database.api_login import api_database_url as resolve_api_database_url
+from graphql_petstore.database.embedded import EmbeddedPostgres
 from graphql_petstore.database.location import libpq_url, with_database
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.roles import restrict_temporary_statement

@@ -31,10 +31,12 @@ import asyncpg
 
 from graphql_petstore.database.location import libpq_url, with_user
 from graphql_petstore.database.roles import (
+    API_PASSWORD_NOTE,
     API_ROLE,
     OWNER_ROLE,
     RoleSetupError,
     connect_as_owner,
+    one_row,
 )
 from graphql_petstore.errors import ConfigurationError
 from graphql_petstore.settings import Settings
@@ -55,9 +57,10 @@ async def claim(conn: asyncpg.Connection) -> None:
         return
     password = secrets.token_urlsafe(32)
     encryption = await conn.fetchval("select current_setting('password_encryption')")
-    verifier = (
-        md5_verifier(password, API_ROLE) if encryption == "md5" else scram_sha_256_verifier(password)
-    )
+    if encryption == "md5":
+        verifier = md5_verifier(password, API_ROLE)
+    else:
+        verifier = scram_sha_256_verifier(password)
     try:
         async with conn.transaction():
             # The verifier is base64, digits, '$' and ':': nothing to escape.
@@ -70,15 +73,12 @@ async def claim(conn: asyncpg.Connection) -> None:
                 password,
             )
     except asyncpg.InsufficientPrivilegeError:
-        user, database = await conn.fetchrow("select current_user, current_database()")
+        user, database = await one_row(conn, "select current_user, current_database()")
         raise RoleSetupError(
             user,
             database,
             [f"alter role {API_ROLE} login"],
-            note=(
-                f"\nIf the server asks {API_ROLE} for a password, give it one as well"
-                " and set PETSTORE_API_DATABASE_URL to a URL that logs in with it."
-            ),
+            note=API_PASSWORD_NOTE,
         ) from None
 
 
@@ -110,7 +110,8 @@ async def check_login(url: str, setting: str) -> None:
     """Logs in; refuses a role that could do more than petstore_api may."""
     conn = await asyncpg.connect(libpq_url(url), timeout=LOGIN_TIMEOUT)
     try:
-        row = await conn.fetchrow(
+        row = await one_row(
+            conn,
             """
             select current_user as name, r.rolsuper as superuser,
                 pg_has_role(current_user, $1, 'MEMBER') as owner,

@@ -18,6 +18,9 @@ somebody who may (RoleSetupError), instead of failing half-way.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
 import asyncpg
 
 from graphql_petstore.database.location import libpq_url
@@ -58,6 +61,37 @@ class RoleSetupError(MigrationError):
         )
 
 
+@dataclass(frozen=True)
+class Step:
+    """A statement to run, and what to ask of somebody else if this user may
+    not run it (by default the same statement)."""
+
+    sql: str
+    instead: str = ""
+
+    @property
+    def instruction(self) -> str:
+        return self.instead or self.sql
+
+
+# Made by migrate, petstore_api starts without a login, which api_login.claim
+# gives it with a password of its own. Made by somebody else, it needs its
+# login from them (and a password, when the server asks for one).
+_CREATE_API = Step(f"create role {API_ROLE} nologin", f"create role {API_ROLE} login")
+API_PASSWORD_NOTE = (
+    f"\nIf the server asks {API_ROLE} for a password, give it one as well"
+    f" (ALTER ROLE {API_ROLE} PASSWORD '…') and set PETSTORE_API_DATABASE_URL"
+    f" to a URL that logs in with it."
+)
+
+
+async def one_row(conn: asyncpg.Connection, query: str, *args: object) -> asyncpg.Record:
+    """The row of a query that always returns one."""
+    row = await conn.fetchrow(query, *args)
+    assert row is not None, query
+    return row
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -66,16 +100,19 @@ async def prepare(conn: asyncpg.Connection) -> None:
     """Makes the roles and this database's privileges right, as the
     connecting user; raises RoleSetupError when it may not."""
     failed = await ensure_roles(conn)
-    failed += await _run_each(conn, await _database_statements(conn))
-    failed += await _run_each(conn, await _adoption_statements(conn))
+    failed += await _converge(conn, _database_statements)
+    legacy_owner = await _legacy_owner(conn)
+    if legacy_owner is not None:
+        failed += await _converge(conn, lambda c: _adoption_statements(c, legacy_owner))
     if failed:
-        user, database = await conn.fetchrow("select current_user, current_database()")
-        raise RoleSetupError(user, database, failed)
+        user, database = await one_row(conn, "select current_user, current_database()")
+        note = API_PASSWORD_NOTE if _CREATE_API.instruction in failed else ""
+        raise RoleSetupError(user, database, failed, note)
 
 
 async def ensure_roles(conn: asyncpg.Connection) -> list[str]:
     """Makes the server's roles right; returns the statements it may not run."""
-    return await _run_each(conn, await _role_statements(conn))
+    return await _converge(conn, _role_statements)
 
 
 async def act_as_owner(conn: asyncpg.Connection) -> None:
@@ -90,19 +127,18 @@ async def connect_as_owner(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(libpq_url(url), server_settings={"role": OWNER_ROLE})
 
 
-async def _role_statements(conn: asyncpg.Connection) -> list[str]:
-    statements = []
+async def _role_statements(conn: asyncpg.Connection) -> list[Step | str]:
+    statements: list[Step | str] = []
     rows = await conn.fetch(
         "select rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls"
         " from pg_roles where rolname = any($1::text[])",
         [OWNER_ROLE, API_ROLE],
     )
     roles = {row["rolname"]: row for row in rows}
-    # NOLOGIN: petstore_api gets its login (and password) from api_login.claim
-    # once the migrations have made the table that keeps the password.
-    for name in (OWNER_ROLE, API_ROLE):
-        if name not in roles:
-            statements.append(f"create role {name} nologin")
+    if OWNER_ROLE not in roles:
+        statements.append(f"create role {OWNER_ROLE} nologin")
+    if API_ROLE not in roles:
+        statements.append(_CREATE_API)
     owner = roles.get(OWNER_ROLE)
     if owner is not None and owner["rolsuper"]:
         statements.append(f"alter role {OWNER_ROLE} nosuperuser")
@@ -134,8 +170,8 @@ async def _role_statements(conn: asyncpg.Connection) -> list[str]:
         )
         statements += [f"revoke {quote_ident(m['rolname'])} from {API_ROLE}" for m in memberships]
     # The connecting user must be able to SET ROLE petstore_owner.
-    me = await conn.fetchrow(
-        "select current_user as name, rolsuper from pg_roles where rolname = current_user"
+    me = await one_row(
+        conn, "select current_user as name, rolsuper from pg_roles where rolname = current_user"
     )
     if not me["rolsuper"] and me["name"] != OWNER_ROLE:
         # PostgreSQL 16 split membership into INHERIT and SET; SET is what counts.
@@ -157,7 +193,8 @@ async def _database_statements(conn: asyncpg.Connection) -> list[str]:
         [OWNER_ROLE, API_ROLE],
     ):
         return []  # ensure_roles failed; the error lists those first
-    row = await conn.fetchrow(
+    row = await one_row(
+        conn,
         """
         select current_database() as db,
             has_schema_privilege($1, 'public', 'CREATE') as owner_creates,
@@ -193,40 +230,41 @@ def restrict_temporary_statement(database: str) -> str:
     return f"revoke temporary on database {quote_ident(database)} from public, {API_ROLE}"
 
 
-async def _adoption_statements(conn: asyncpg.Connection) -> list[str]:
-    """Hands the objects of earlier migrations to petstore_owner.
-
-    Before sql/0015 the migrations ran as whoever connected, who then owned
-    every object. The ledger's owner is that user; everything in schema
-    public that it owns is given to petstore_owner before any migration runs
-    as petstore_owner (which could not replace a function it does not own).
-    """
-    legacy = await conn.fetchval(
+async def _legacy_owner(conn: asyncpg.Connection) -> int | None:
+    """Before sql/0015 the migrations ran as whoever connected, who then owned
+    every object, the ledger included: the ledger's owner, if it is not
+    petstore_owner."""
+    owner: int | None = await conn.fetchval(
         "select relowner from pg_class where oid = to_regclass('public.schema_migrations')"
         " and relowner <> (select oid from pg_roles where rolname = $1)",
         OWNER_ROLE,
     )
-    if legacy is None:
-        return []
+    return owner
+
+
+async def _adoption_statements(conn: asyncpg.Connection, legacy: int) -> list[str]:
+    """Hands what `legacy` owns in schema public to petstore_owner, before any
+    migration runs as petstore_owner (which could not replace a function that
+    it does not own)."""
     rows = await conn.fetch(
         """
         with owned as (
             -- Tables (their indexes, row types and the sequences they own
             -- follow them), then views and free-standing sequences.
             select 1 as rank, 'pg_class'::regclass as catalog, c.oid,
-                format('alter table %s owner to %I', c.oid::regclass, $2) as statement
+                format('alter table %s owner to %I', c.oid::regclass, $2::text) as statement
             from pg_class c
             where c.relnamespace = 'public'::regnamespace and c.relowner = $1::oid
                 and c.relkind in ('r', 'p', 'f')
             union all
             select 2, 'pg_class'::regclass, c.oid,
-                format('alter table %s owner to %I', c.oid::regclass, $2)
+                format('alter table %s owner to %I', c.oid::regclass, $2::text)
             from pg_class c
             where c.relnamespace = 'public'::regnamespace and c.relowner = $1::oid
                 and c.relkind in ('v', 'm')
             union all
             select 3, 'pg_class'::regclass, c.oid,
-                format('alter sequence %s owner to %I', c.oid::regclass, $2)
+                format('alter sequence %s owner to %I', c.oid::regclass, $2::text)
             from pg_class c
             where c.relnamespace = 'public'::regnamespace and c.relowner = $1::oid
                 and c.relkind = 'S'
@@ -236,13 +274,13 @@ async def _adoption_statements(conn: asyncpg.Connection) -> list[str]:
                         and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i'))
             union all
             select 4, 'pg_proc'::regclass, p.oid,
-                format('alter routine %s owner to %I', p.oid::regprocedure, $2)
+                format('alter routine %s owner to %I', p.oid::regprocedure, $2::text)
             from pg_proc p
             where p.pronamespace = 'public'::regnamespace and p.proowner = $1::oid
             union all
             -- Free-standing types (enums, domains, composite types of their own).
             select 5, 'pg_type'::regclass, t.oid,
-                format('alter type %s owner to %I', t.oid::regtype, $2)
+                format('alter type %s owner to %I', t.oid::regtype, $2::text)
             from pg_type t
             left join pg_class c on c.oid = t.typrelid
             where t.typnamespace = 'public'::regnamespace and t.typowner = $1::oid
@@ -261,22 +299,29 @@ async def _adoption_statements(conn: asyncpg.Connection) -> list[str]:
     return [row["statement"] for row in rows]
 
 
-async def _run_each(conn: asyncpg.Connection, statements: list[str]) -> list[str]:
-    """Runs each statement on its own; returns those the user may not run."""
-    failed = []
-    for statement in statements:
-        for attempt in range(2):
-            try:
-                await conn.execute(statement)
-            except _ALREADY_DONE:
-                pass
-            except _NOT_ALLOWED:
-                failed.append(statement)
-            except asyncpg.InternalServerError as exc:
-                # Two databases' migrations changing one role at the same
-                # moment: the catalogue row was updated under this one.
-                if attempt or "concurrently" not in str(exc):
-                    raise
-                continue
-            break
-    return failed
+async def _converge(
+    conn: asyncpg.Connection,
+    needed: Callable[[asyncpg.Connection], Awaitable[Sequence[Step | str]]],
+) -> list[str]:
+    """Runs what is `needed`, then asks again: what is still needed is what
+    the user may not do. (Asking again, because a GRANT or REVOKE that the
+    user may not make only warns, "no privileges were granted".) Returns
+    what to ask of somebody else."""
+    for step in await needed(conn):
+        await _run(conn, step if isinstance(step, Step) else Step(step))
+    return [step.instruction if isinstance(step, Step) else step for step in await needed(conn)]
+
+
+async def _run(conn: asyncpg.Connection, step: Step) -> None:
+    for attempt in range(2):
+        try:
+            await conn.execute(step.sql)
+        except (*_ALREADY_DONE, *_NOT_ALLOWED):
+            pass
+        except asyncpg.InternalServerError as exc:
+            # Two databases' migrations changing one role at the same
+            # moment: the catalogue row was updated under this one.
+            if attempt or "concurrently" not in str(exc):
+                raise
+            continue
+        return
