@@ -187,12 +187,14 @@ async def _role_statements(conn: asyncpg.Connection) -> list[Step | str]:
 async def _database_statements(conn: asyncpg.Connection) -> list[str]:
     """The privileges that live in this database but outside its objects
     (schema public, the database itself), which the migrations, running as
-    petstore_owner, may not set."""
-    if not await conn.fetchval(
-        "select count(*) = 2 from pg_roles where rolname = any($1::text[])",
-        [OWNER_ROLE, API_ROLE],
-    ):
-        return []  # ensure_roles failed; the error lists those first
+    petstore_owner, may not set. A role that does not exist yet (the user may
+    not create it) has what PUBLIC has, so that the instructions are complete."""
+    existing = {
+        row["rolname"]
+        for row in await conn.fetch(
+            "select rolname from pg_roles where rolname = any($1::text[])", [OWNER_ROLE, API_ROLE]
+        )
+    }
     row = await one_row(
         conn,
         """
@@ -204,8 +206,8 @@ async def _database_statements(conn: asyncpg.Connection) -> list[str]:
             has_database_privilege($2, current_database(), 'CONNECT') as api_connects,
             has_database_privilege($2, current_database(), 'TEMPORARY') as api_temporary
         """,
-        OWNER_ROLE,
-        API_ROLE,
+        OWNER_ROLE if OWNER_ROLE in existing else "public",
+        API_ROLE if API_ROLE in existing else "public",
     )
     database = quote_ident(row["db"])
     statements = []
