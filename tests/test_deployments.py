@@ -178,6 +178,8 @@ async def test_an_administrator_makes_the_roles_from_migrates_instructions(
         f'revoke temporary on database "shop" from public, {API_ROLE}',
     ]
     assert "PETSTORE_API_DATABASE_URL" in str(refused.value)
+    # The README shows this very message.
+    assert f"graphql-petstore: {refused.value}\n```" in (ROOT / "README.md").read_text()
     shop = await asyncpg.connect(with_database(password_server, "shop"))
     try:
         for statement in refused.value.statements:

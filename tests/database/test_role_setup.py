@@ -20,7 +20,7 @@ from graphql_petstore.database.api_login import api_database_url
 from graphql_petstore.database.location import with_user
 from graphql_petstore.database.migrations import Migration, load_migrations, migrate
 from graphql_petstore.database.replay import verify
-from graphql_petstore.database.roles import API_ROLE, OWNER_ROLE, RoleSetupError
+from graphql_petstore.database.roles import API_ROLE, OWNER_ROLE, RoleSetupError, connect_as_owner
 from graphql_petstore.errors import ConfigurationError
 from graphql_petstore.settings import Settings
 from tests.database.rules import insert_event
@@ -164,3 +164,24 @@ async def test_a_database_migrated_before_0015_is_handed_to_the_owner(
 async def test_serve_refuses_an_api_login_that_could_bypass_the_rules(database_url: str) -> None:
     with pytest.raises(ConfigurationError, match="can bypass the store's rules"):
         await api_database_url(Settings(api_database_url=database_url), database_url)
+
+
+async def test_verify_and_rebuild_act_as_the_owner(database_url: str) -> None:
+    conn = await connect_as_owner(database_url)
+    try:
+        assert await conn.fetchval("select current_user") == OWNER_ROLE
+    finally:
+        await conn.close()
+
+
+def test_psql_command_acts_as_the_owner(database_url: str) -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "psql", "-X", "-A", "-t", "-c", "select current_user"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{OWNER_ROLE}\n"
