@@ -18,6 +18,7 @@ somebody who may (RoleSetupError), instead of failing half-way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -108,6 +109,30 @@ async def prepare(conn: asyncpg.Connection) -> None:
         user, database = await one_row(conn, "select current_user, current_database()")
         note = API_PASSWORD_NOTE if _CREATE_API.instruction in failed else ""
         raise RoleSetupError(user, database, failed, note)
+    await _keep_idle_transaction_timeout(conn)
+
+
+async def _keep_idle_transaction_timeout(conn: asyncpg.Connection) -> None:
+    # sql/0009 sets it on the database, which only the database's owner may:
+    # petstore_owner, the migrations' role, often is not. The connecting user
+    # sets it instead when it may (a database's settings are not copied by
+    # CREATE DATABASE … TEMPLATE either); when it may not, 0009 has said so.
+    missing = await conn.fetchval(
+        """
+        select not exists (
+            select from pg_db_role_setting s, unnest(s.setconfig) c
+            where s.setrole = 0 and c like 'idle_in_transaction_session_timeout=%'
+                and s.setdatabase = (select oid from pg_database where datname = current_database())
+        )
+        """
+    )
+    if missing:
+        database = await conn.fetchval("select current_database()")
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(
+                f"alter database {quote_ident(database)}"
+                " set idle_in_transaction_session_timeout = '60s'"
+            )
 
 
 async def ensure_roles(conn: asyncpg.Connection) -> list[str]:
