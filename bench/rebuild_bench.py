@@ -27,44 +27,32 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shlex
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from api_bench import (
-    CORES,
-    DEFAULT_SERVER_URL,
-    _drop_database,
-    postgres_processes,
-    say,
-    server_settings,
-)
-from graphql_petstore.database.location import with_database
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.replay import rebuild, verify
+from harness.cli import add_server_url
+from harness.cpu import SampledCpu
+from harness.database import connected, create_database, postgres_processes, postgres_server
+from harness.report import command_line, say, say_machine
+from harness.seeding import PRICE_SQL, SPECIES_SQL
 
 T = TypeVar("T")
 
-_PRICE = "round((5 + random() * 995)::numeric, 2)"
-_SPECIES = "(array['Cat', 'Dog', 'Rabbit', 'Parrot', 'Hamster', 'Ferret', 'Turtle'])"
 ARRIVALS = f"""
 insert into pet_arrived_events (pet_id, name, species, price)
-select uuid_generate_v7(), 'Pet ' || g, {_SPECIES}[1 + g % 7], {_PRICE}
+select uuid_generate_v7(), 'Pet ' || g, {SPECIES_SQL}[1 + g % 7], {PRICE_SQL}
 from generate_series(1, $1::int) g
 """
 # One event per pet per statement: the BEFORE trigger locks the pet and reads
 # its version; the fold runs at the end of the statement.
 PRICE_CHANGES = f"""
 insert into pet_price_change_events (pet_id, new_price)
-select id, {_PRICE} from pets
+select id, {PRICE_SQL} from pets
 where id >= $2::uuid and ($3::uuid is null or id < $3::uuid) order by id limit $1
 """
 # The same shape into a table without triggers: the columns that the triggers
@@ -72,7 +60,7 @@ where id >= $2::uuid and ($3::uuid is null or id < $3::uuid) order by id limit $
 SCRATCH = "create table scratch (like pet_price_change_events including all)"
 PLAIN_CHANGES = f"""
 insert into scratch (pet_id, new_price, old_price, pet_version, event_type)
-select id, {_PRICE}, current_price, version + $4::int, 'PET_PRICE_CHANGE'
+select id, {PRICE_SQL}, current_price, version + $4::int, 'PET_PRICE_CHANGE'
 from pets
 where id >= $2::uuid and ($3::uuid is null or id < $3::uuid) order by id limit $1
 """
@@ -90,46 +78,9 @@ class Phase:
         return self.count / self.seconds if self.seconds else float("nan")
 
 
-class PgCpu:
-    """CPU seconds of the PostgreSQL processes during a phase, sampled every
-    50 ms so that backends which start and exit within it (rebuild() and
-    verify() open their own connections) are counted too."""
-
-    def __init__(self, processes: Callable[[], list[psutil.Process]]) -> None:
-        self.processes = processes
-
-    def _sample(self, into: dict[int, float]) -> None:
-        for process in self.processes():
-            with contextlib.suppress(psutil.Error):
-                t = process.cpu_times()
-                into[process.pid] = t.user + t.system
-
-    async def measure(self, work: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
-        before: dict[int, float] = {}
-        self._sample(before)
-        last = dict(before)
-        stop = asyncio.Event()
-
-        async def poll() -> None:
-            while not stop.is_set():
-                self._sample(last)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.05)
-
-        poller = asyncio.create_task(poll())
-        t0 = time.perf_counter()
-        try:
-            result = await work()
-        finally:
-            seconds = time.perf_counter() - t0
-            stop.set()
-            await poller
-        self._sample(last)
-        used = sum(cpu - before.get(pid, 0.0) for pid, cpu in last.items())
-        return result, seconds, 100.0 * used / seconds
-
-
-async def timed(meter: PgCpu | None, work: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
+async def timed(
+    meter: SampledCpu | None, work: Callable[[], Awaitable[T]]
+) -> tuple[T, float, float]:
     """The result, the seconds taken and PostgreSQL's CPU (% of one core)."""
     if meter:
         return await meter.measure(work)
@@ -174,25 +125,18 @@ async def plain(conn: asyncpg.Connection, rows: int) -> int:
 
 
 async def run(args: argparse.Namespace) -> None:
-    admin_url = args.server_url
-    say(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    say(f"postgres: {await server_settings(admin_url)}; {CORES} cores")
-    name = f"petstore_rebuild_{os.getpid()}"
-    url = with_database(admin_url, name)
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
+    say(f"command: {command_line()}")
+    say_machine()
     async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(_drop_database, admin_url, name)
-        say(f"database: {name}")
+        admin_url, _ = await postgres_server(stack, args.server_url)
+        url = await create_database(stack, admin_url, f"petstore_rebuild_{os.getpid()}")
         await migrate(url)
         processes = await postgres_processes(url)
-        meter = PgCpu(processes) if processes is not None else None
+        # rebuild() and verify() open their own connections: sampled, so that
+        # backends which come and go within a phase are counted.
+        meter = SampledCpu(processes) if processes is not None else None
 
-        conn = await asyncpg.connect(url)
-        stack.push_async_callback(conn.close)
+        conn = await stack.enter_async_context(connected(url))
         phases: list[Phase] = []
 
         events, seconds, cpu = await timed(meter, lambda: seed(conn, args.pets, args.events))
@@ -242,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--pets", type=int, default=20_000)
-    parser.add_argument("--server-url", default=DEFAULT_SERVER_URL)
+    add_server_url(parser)
     args = parser.parse_args()
     if args.events <= args.pets:
         raise SystemExit("--events must exceed --pets")

@@ -1,0 +1,1 @@
+"""api_bench.py's scenarios: the GraphQL API over HTTP and its raw SQL ceilings."""

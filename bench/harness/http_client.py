@@ -1,0 +1,105 @@
+"""A minimal HTTP/1.1 keep-alive client: cheap enough per request that the load
+generator is not what a benchmark measures (api_bench's /healthz row shows its
+capacity)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from typing import Any
+
+
+class HttpConnection:
+    """One HTTP/1.1 keep-alive connection: write a request, read one response."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader, self.writer = reader, writer
+        return reader, writer
+
+    async def open(self) -> int:
+        """Connects now; returns the local port, by which the server's side of
+        this connection can be found."""
+        _, writer = await self._connect()
+        return int(writer.get_extra_info("sockname")[1])
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        if self.reader is None or self.writer is None:
+            reader, writer = await self._connect()
+        else:
+            reader, writer = self.reader, self.writer
+        writer.write(data)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        start = lower.find(b"\r\ncontent-length:")
+        if start >= 0:
+            end = lower.index(b"\r\n", start + 2)
+            body = await reader.readexactly(int(lower[start + 17 : end]))
+        elif b"\r\ntransfer-encoding: chunked" in lower:
+            parts = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(chunk[:-2])
+            body = b"".join(parts)
+        else:
+            body = await reader.read()
+            await self.close()
+        if b"\r\nconnection: close" in lower:
+            await self.close()
+        return status, body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+class Requests:
+    """Builds raw HTTP requests for one server."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host = host
+        self.port = port
+        self._post_head = (
+            f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: application/json\r\nAccept: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: "
+        ).encode()
+
+    def get(self, path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> bytes:
+        payload: dict[str, Any] = {"query": query}
+        if variables is not None:
+            payload["variables"] = variables
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return self._post_head + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+def graphql_data(status: int, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    """(an error text or None, the response's data)."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200]!r}", {}
+    document = json.loads(body)
+    if document.get("errors"):
+        return f"GraphQL errors: {json.dumps(document['errors'])[:250]}", {}
+    data: dict[str, Any] = document.get("data") or {}
+    return None, data

@@ -1,0 +1,223 @@
+"""Part 2: commit-to-receipt latency of the `events` subscription at S
+subscribers, against the real server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import multiprocessing.connection
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql_petstore.database.appends import new_id
+from harness.cpu import CpuMeter, Processes, processes, rss_mib
+from harness.database import connected
+from harness.raw import RAW_INSERT
+from harness.report import cpu_cell, say
+from harness.results import percentile_ms
+from harness.seeding import random_price
+from harness.server import TOKEN_NAME, Server
+from subscriptions.clients import ClientPlan, client_child
+
+
+@dataclass
+class LatencyRun:
+    subscribers: int
+    layout: str
+    expected: int = 0
+    received: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds
+    events: int = 0
+    write_seconds: float = 0.0
+    drain_seconds: float = 0.0
+    rss_mib: float = math.nan
+    cpu: dict[str, float] = field(default_factory=dict)
+    connect_seconds: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        return percentile_ms(self.latencies, q)
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.received
+
+
+async def latency_run(
+    args: argparse.Namespace,
+    url: str,
+    server: Server,
+    pets: list[str],
+    subscribers: int,
+    meter_groups: dict[str, Processes],
+) -> LatencyRun:
+    per_connection = min(subscribers, args.subs_per_connection)
+    if subscribers % per_connection:
+        raise SystemExit(f"S={subscribers} is not a multiple of {per_connection}")
+    connections = subscribers // per_connection
+    n_procs = max(1, min(args.client_processes, connections))
+    run = LatencyRun(
+        subscribers,
+        f"{connections} ws x {per_connection} subs, {n_procs} client proc(s)",
+    )
+    context = multiprocessing.get_context("spawn")
+    children: list[tuple[Any, multiprocessing.connection.Connection]] = []
+    t0 = time.perf_counter()
+    first = 0
+    for i in range(n_procs):
+        share = connections // n_procs + (1 if i < connections % n_procs else 0)
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=client_child,
+            args=(ClientPlan(server.port, share, per_connection, first), child_end),
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        children.append((process, parent_end))
+        first += share
+
+    loop = asyncio.get_running_loop()
+
+    async def receive(pipe: multiprocessing.connection.Connection, within: float) -> Any:
+        deadline = time.monotonic() + within
+        while not pipe.poll():
+            if time.monotonic() > deadline:
+                raise SystemExit("a client process did not answer")
+            await asyncio.sleep(0.01)
+        return pipe.recv()
+
+    async def status(last: str | None) -> tuple[int, int, int, int]:
+        for _, pipe in children:
+            pipe.send(("status", last))
+        totals = [0, 0, 0, 0]
+        for _, pipe in children:
+            _, values = await receive(pipe, 30)
+            totals = [a + b for a, b in zip(totals, values, strict=True)]
+        return totals[0], totals[1], totals[2], totals[3]
+
+    try:
+        for _, pipe in children:
+            kind, value = await receive(pipe, 120)
+            if kind != "ready":
+                raise SystemExit(f"client process failed: {value}")
+        run.connect_seconds = time.perf_counter() - t0
+
+        async with connected(url) as conn:
+            rng = random.Random(subscribers)
+            metadata = json.dumps({"actor": TOKEN_NAME, "bench": "subscriptions"})
+
+            async def insert() -> tuple[str, float]:
+                event_id = new_id()
+                price = random_price(rng)
+                await conn.execute(
+                    RAW_INSERT,
+                    event_id,
+                    uuid.UUID(rng.choice(pets)),
+                    price,
+                    metadata,
+                    "PET_PRICE_CHANGE",
+                )
+                return str(event_id), time.perf_counter()
+
+            # Prime: every subscription has seen an event before the measured ones.
+            deadline = time.monotonic() + 60
+            while True:
+                await insert()
+                await asyncio.sleep(0.1)
+                primed, _, _, errors = await status(None)
+                if primed >= subscribers or errors:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"only {primed} of {subscribers} subscriptions primed")
+            await asyncio.sleep(0.3)
+
+            client_pids = [p.pid for p, _ in children if p.pid is not None]
+            meter = CpuMeter({**meter_groups, "client": lambda: processes(client_pids)})
+            commits: dict[str, float] = {}
+            count = round(args.rate * args.write_seconds)
+            meter.start()
+            start = time.perf_counter()
+            last = ""
+            for i in range(count):
+                delay = start + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                last, committed = await insert()
+                commits[last] = committed
+            written = time.perf_counter()
+            run.write_seconds = written - start
+            deadline = time.monotonic() + args.drain_timeout
+            while True:
+                _, done, _, _ = await status(last)
+                if done >= subscribers or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            run.drain_seconds = time.perf_counter() - written
+            run.cpu = meter.stop()
+            run.rss_mib = rss_mib(server.processes)
+
+        run.events = len(commits)
+        run.expected = subscribers * len(commits)
+        for _, pipe in children:
+            pipe.send(("collect", None))
+        for _, pipe in children:
+            _, (records, errors, duplicates) = await receive(pipe, 60)
+            run.errors.extend(errors)
+            run.duplicates += duplicates
+            for _, event_id, received_at in records:
+                commit_time = commits.get(event_id)
+                if commit_time is not None:
+                    run.received += 1
+                    run.latencies.append(received_at - commit_time)
+    finally:
+        for process, pipe in children:
+            await loop.run_in_executor(None, process.join, 10)
+            if process.is_alive():
+                process.kill()
+            pipe.close()
+    return run
+
+
+def say_latency_table(runs: list[LatencyRun], idle_rss: float, rate: float) -> None:
+    say(
+        f"{'latency commit->receipt':<16} {'layout':<38} {'received/expected':>18} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'drain s':>7} {'RSS MiB':>8} "
+        f"{'server':>6} {'client':>6} {'pg':>5} {'other':>5}"
+    )
+    say(f"{'idle (S=0)':<16} {'':<38} {'':>18} {'':>8} {'':>8} {'':>8} {'':>7} {idle_rss:>8.1f}")
+    for run in runs:
+        say(
+            f"{f'S={run.subscribers}':<16} {run.layout:<38} "
+            f"{f'{run.received}/{run.expected}':>18} {run.percentile(0.5):>8.1f} "
+            f"{run.percentile(0.99):>8.1f} {run.percentile(1.0):>8.1f} "
+            f"{run.drain_seconds:>7.2f} {run.rss_mib:>8.1f} {cpu_cell(run.cpu, 'server'):>6} "
+            f"{cpu_cell(run.cpu, 'client'):>6} {cpu_cell(run.cpu, 'pg'):>5} "
+            f"{cpu_cell(run.cpu, 'other'):>5}"
+        )
+    say(
+        "cpu: % of one core over the write+drain window (server tree, WebSocket client "
+        "processes, PostgreSQL, anything else); RSS: server process tree"
+    )
+    if runs:
+        big = runs[-1]
+        delivered = big.received / (big.write_seconds + big.drain_seconds or 1)
+        say(
+            f"interpretation: at S={big.subscribers} the server delivered "
+            f"{delivered:.0f} messages/s ({big.subscribers} x {rate:g} events/s "
+            f"offered) with p99 {big.percentile(0.99):.0f} ms; the clients used "
+            f"{cpu_cell(big.cpu, 'client')} of a core, the server "
+            f"{cpu_cell(big.cpu, 'server')}"
+            + (
+                " -> the server (one worker, one core) is the bottleneck"
+                if big.cpu.get("server", 0) > 80
+                else ""
+            )
+        )
