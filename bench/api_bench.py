@@ -13,7 +13,10 @@ and events through the real triggers with set-based SQL, starts
   * the load generator itself against /healthz (its capacity: no API scenario
     may come near it, or the generator would be the bottleneck);
   * the API: changePetPrice at several concurrencies, a pets page of 50, one pet
-    with its history, an events page of 50;
+    by id, a nested page (20 pets with mother and history), one pet with its
+    history, an events page of 50;
+  * with --against-strawberry, the same server with its compiled path off
+    (PETSTORE_COMPILED_OPERATIONS=off) as well, in alternating rounds;
   * the raw ceilings through asyncpg: the same INSERT the API makes, in its own
     implicit transaction (and the API's exact transaction, for reference); the
     pets page's SQL, from several client processes so that the client is not
@@ -29,13 +32,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import shlex
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from api.scenarios import Bench
@@ -55,7 +59,7 @@ from harness.report import (
     say,
     say_machine,
 )
-from harness.results import find
+from harness.results import Result, find
 from harness.seeding import SeedPlan, seed
 from harness.server import Server
 
@@ -94,6 +98,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="afterwards, rerun changePetPrice and the pets page under py-spy "
         "(needs py-spy) and print the server's hot spots; raw profiles go to DIR",
     )
+    parser.add_argument(
+        "--against-strawberry",
+        action="store_true",
+        help="also measure a server whose compiled path is off (strawberry answers "
+        "everything), in alternating rounds, and print the ratios",
+    )
     add_keep_database(parser)
     args = parser.parse_args(argv)
     if args.raw_processes is None:
@@ -130,9 +140,16 @@ async def amain(args: argparse.Namespace) -> int:
             f"pool size per worker {server.pool_size})"
         )
 
+        plain: Server | None = None
+        if args.against_strawberry:
+            plain = Server(
+                url, args.workers, args.pool_size, token, {"PETSTORE_COMPILED_OPERATIONS": "off"}
+            )
+            stack.callback(plain.stop)
+            await plain.wait_ready()
         meter = CpuMeter()
         meter.add("client", lambda: processes([os.getpid()]))
-        meter.add("server", server.processes)
+        meter.add("server", lambda: server.processes() + (plain.processes() if plain else []))
         pg = await postgres_processes(url)
         if pg is not None:
             meter.add("pg", pg)
@@ -157,8 +174,12 @@ async def amain(args: argparse.Namespace) -> int:
         for concurrency in mutation_levels:
             await bench.change_price(concurrency)
         await bench.pets_page(args.read_concurrency)
+        await bench.point_read(args.read_concurrency)
+        await bench.nested_page(args.read_concurrency)
         await bench.pet_with_history(args.read_concurrency)
         await bench.events_page(args.read_concurrency)
+        if plain is not None:
+            await against_strawberry(args, bench, plain, token, max(mutation_levels))
         if args.profile is not None:
             await run_profiles(args, bench, server, max(mutation_levels))
         # The raw ceilings run with the server stopped: an idle server still
@@ -188,6 +209,40 @@ async def amain(args: argparse.Namespace) -> int:
             + ("" if errors == 0 else "  (INVALID RUN)")
         )
     return 0 if errors == 0 else 1
+
+
+async def against_strawberry(
+    args: argparse.Namespace, bench: Bench, plain: Server, token: str, top: int
+) -> None:
+    """Each scenario on the compiled server and on strawberry's, in two
+    rounds of opposite order; prints compiled / strawberry per scenario."""
+    other = dataclasses.replace(
+        bench,
+        requests=Requests("127.0.0.1", plain.port, token),
+        worker_processes=plain.processes,
+        results=bench.results,
+    )
+    say(f"\n--against-strawberry: compiled path vs strawberry alone, alternating\n{HEADER}")
+    rates: dict[str, list[float]] = {}
+    scenarios: dict[str, Callable[[Bench, str], Awaitable[Result]]] = {
+        "changePetPrice": lambda b, label: b.change_price(top, label),
+        "pets(first: 50)": lambda b, label: b.pets_page(args.read_concurrency, label),
+        "pet(id)": lambda b, label: b.point_read(args.read_concurrency, label),
+        "nested page": lambda b, label: b.nested_page(args.read_concurrency, label),
+    }
+    for name, run in scenarios.items():
+        for round_ in range(2):
+            order = [(bench, " [compiled]"), (other, " [strawberry]")]
+            for target, label in order if round_ == 0 else order[::-1]:
+                result = await run(target, label)
+                rates.setdefault(name + label, []).append(result.rate)
+    for name in scenarios:
+        compiled = sum(rates[name + " [compiled]"]) / 2
+        reference = sum(rates[name + " [strawberry]"]) / 2
+        say(
+            f"compiled / strawberry, {name}: {compiled:.0f} / {reference:.0f} = "
+            f"{compiled / reference if reference else math.nan:.2f}x"
+        )
 
 
 def summary(args: argparse.Namespace, bench: Bench, mutation_levels: list[int]) -> int:

@@ -34,6 +34,12 @@ PET_WITH_HISTORY = (
     " history(first: 20) { edges { node { type createdAt"
     " ... on PetPriceChange { oldPrice newPrice } } } } } }"
 )
+# The operations of ../shared/bench-peer (PostGraphile on the same database).
+POINT_READ = "query Pet($id: UUID!) { pet(id: $id) { id name species price status } }"
+NESTED_PAGE = (
+    "query NestedPage { pets(first: 20) { edges { node { id name price"
+    " mother { id name } history(first: 5) { edges { node { id type createdAt } } } } } } }"
+)
 EVENTS_PAGE = (
     "query EventsPage { events(first: 50) { edges { cursor node { id type petId createdAt } } } }"
 )
@@ -188,6 +194,28 @@ class Bench:
             return None
 
         return await self._query("API pet + history(first: 20)", concurrency, build, check)
+
+    async def point_read(self, concurrency: int, label: str = "") -> Result:
+        ids = self.pet_ids
+
+        def build(rng: random.Random) -> bytes:
+            return self.requests.graphql(POINT_READ, {"id": rng.choice(ids)})
+
+        def check(document: dict[str, Any]) -> str | None:
+            return None if document["pet"] is not None else "a seeded pet was not found"
+
+        return await self._query(f"API pet(id){label}", concurrency, build, check)
+
+    async def nested_page(self, concurrency: int, label: str = "") -> Result:
+        data = self.requests.graphql(NESTED_PAGE)
+
+        def check(document: dict[str, Any]) -> str | None:
+            edges = document["pets"]["edges"]
+            return None if len(edges) == 20 else f"nested page had {len(edges)} edges"
+
+        return await self._query(
+            f"API pets(first: 20) + mother + history{label}", concurrency, lambda rng: data, check
+        )
 
     async def events_page(self, concurrency: int) -> Result:
         data = self.requests.graphql(EVENTS_PAGE)

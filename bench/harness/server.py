@@ -24,7 +24,14 @@ TOKEN_NAME = "bench"
 class Server:
     """`graphql-petstore serve` as a subprocess."""
 
-    def __init__(self, url: str, workers: int, pool_size: int | None, token: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        workers: int,
+        pool_size: int | None,
+        token: str,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.workers = workers
         self.port = free_port()
@@ -46,6 +53,7 @@ class Server:
         env = {**os.environ, "DATABASE_URL": url, "PETSTORE_API_TOKENS": f"{TOKEN_NAME}:{token}"}
         if pool_size is not None:
             env["PETSTORE_POOL_SIZE"] = str(pool_size)
+        env.update(environment or {})
         self.pool_size = env.get("PETSTORE_POOL_SIZE", "10 (default)")
         self.process = subprocess.Popen(
             self.command,

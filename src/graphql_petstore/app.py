@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from graphql.validation import ASTValidationRule
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,11 +21,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from graphql_petstore.api.context import Context
-from graphql_petstore.api.schema import create_schema
+from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
+from graphql_petstore.compiled.http import CompiledGraphQL
+from graphql_petstore.compiled.plans import Plans
 from graphql_petstore.database.doorbell import Doorbell
-from graphql_petstore.database.engine import create_engine
+from graphql_petstore.database.engine import create_engine, create_pool
 from graphql_petstore.database.migrations import is_current, load_migrations
 from graphql_petstore.database.stream import EventStream
+from graphql_petstore.json_output import encode
 from graphql_petstore.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
@@ -66,8 +70,10 @@ query AvailablePets {
 
 
 class PetstoreGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(create_schema(settings), **kwargs)
+    def __init__(
+        self, settings: Settings, limits: list[type[ASTValidationRule]], **kwargs: Any
+    ) -> None:
+        super().__init__(create_schema(settings, limits=limits), **kwargs)
         self.settings = settings
         html = self.graphql_ide_html
         start = html.find("const EXAMPLE_QUERY = `")
@@ -76,6 +82,9 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             escaped = EXAMPLE_QUERY.replace("\\", "\\\\").replace("`", "\\`").replace("$", "\\$")
             html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
         self._ide_html = html
+
+    def encode_json(self, data: object) -> str:
+        return encode(data)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -95,11 +104,13 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         state = request.scope.get("state", {})
         return Context(
             engine=request.app.state.engine,
+            pool=request.app.state.pool,
             settings=self.settings,
             request_id=state.get("request_id", ""),
             stream=request.app.state.stream,
             doorbell=request.app.state.doorbell,
             authorization=request.headers.get("authorization"),
+            appended_event_id=state.get("appended_event_id"),
         )
 
 
@@ -107,19 +118,27 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     """The app on `database_url`, which should log in as petstore_api (`serve`
     makes sure it does; see database/api_login.py)."""
     migrations = load_migrations()
+    limits = limit_rules(settings)
     graphql = PetstoreGraphQL(
         settings,
+        limits,
         graphql_ide="graphiql",
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+    )
+    core_schema = graphql.schema._schema  # type: ignore[attr-defined]
+    endpoint = CompiledGraphQL(
+        graphql, core_schema, Plans(core_schema, settings, validation_rules(limits)), settings
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings.pool_size)
+        pool = create_pool(database_url, settings.pool_size)
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
         app.state.engine = engine
+        app.state.pool = pool
         app.state.doorbell = doorbell
         app.state.stream = stream
         await doorbell.start()
@@ -129,6 +148,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         finally:
             await stream.stop()
             await doorbell.stop()
+            await pool.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -147,9 +167,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
         return JSONResponse({"status": "ready"})
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -161,6 +181,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.compiled = endpoint
+    return app
 
 
 def create_app_from_env() -> Starlette:

@@ -28,6 +28,9 @@ class BoundedCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
     def get(self, key: K) -> V | None:
         found = self._entries.get(key)
         if found is None:

@@ -54,6 +54,11 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
+    # Queries and mutations the compiler supports are answered by one SQL
+    # statement each (graphql_petstore.compiled); off: strawberry answers all.
+    compiled_operations: bool = True
+    # Log each compiled statement once, when it is made (for reading the SQL).
+    log_compiled_sql: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +89,8 @@ class Settings:
                 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             ),
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
+            compiled_operations=_switch(env, "PETSTORE_COMPILED_OPERATIONS", True),
+            log_compiled_sql=_switch(env, "PETSTORE_LOG_COMPILED_SQL", False),
         )
 
 
@@ -111,6 +118,17 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

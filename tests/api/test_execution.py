@@ -421,6 +421,7 @@ async def test_the_petstore_answers_the_same_through_either_executor(
     for executor in (PetstoreExecutor, StrawberryGraphQLCoreExecutionContext):
         context = Context(
             engine=app.state.engine,
+            pool=app.state.pool,
             settings=settings,
             request_id="compare",
             stream=app.state.stream,

@@ -1,16 +1,21 @@
-"""A page of pets with their mothers, offspring and histories takes a fixed
-number of SQL statements, however many pets the page holds (DataLoaders)."""
+"""On strawberry's path (which answers whatever the compiled path leaves to
+it), a page of pets with their mothers, offspring and histories takes a fixed
+number of SQL statements, however many pets the page holds (DataLoaders).
+The compiled path's one statement per request: tests/compiled/test_statements.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from starlette.applications import Starlette
 
+from graphql_petstore.settings import Settings
 from tests.api.store import Store
 from tests.conftest import GraphQLClient
 
@@ -31,6 +36,11 @@ query($first: Int) {
 MAX_STATEMENTS = 5
 FAMILIES = 10
 FAMILY_SIZE = 5  # a mother and four kittens, all on the page
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, compiled_operations=False)
 
 
 @contextmanager

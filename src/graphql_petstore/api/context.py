@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
 from graphql_petstore.database.doorbell import Doorbell
+from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
 
@@ -18,11 +20,15 @@ from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
 @dataclass
 class Context:
     engine: AsyncEngine
+    pool: ConnectionPool  # appends, and the compiled path
     settings: Settings
     request_id: str
     stream: EventStream
     doorbell: Doorbell
     authorization: str | None = None
+    # Set when the compiled path has stored this request's event already and
+    # strawberry is only to answer with it (compiled/http.py).
+    appended_event_id: uuid.UUID | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -33,37 +39,44 @@ class Context:
         self.__dict__.pop("loaders", None)
 
     def page_size(self, first: int | None) -> int:
-        """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""
-        if first is None:
-            return min(DEFAULT_PAGE_SIZE, self.settings.max_page_size)
-        if first < 0 or first > self.settings.max_page_size:
-            raise GraphQLError(
-                f"first must be between 0 and {self.settings.max_page_size}, not {first}",
-                extensions={"code": "BAD_USER_INPUT"},
-            )
-        return first
+        return page_size(first, self.settings)
 
     def writer(self) -> str:
-        """The name of the API token that authorises a write, or a top-level
-        UNAUTHENTICATED error."""
-        header = self.authorization
-        if not header:
-            raise GraphQLError(
-                "writes need an Authorization: Bearer <token> header",
-                extensions={"code": "UNAUTHENTICATED"},
-            )
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise GraphQLError(
-                "the Authorization header must be: Bearer <token>",
-                extensions={"code": "UNAUTHENTICATED"},
-            )
-        name = _token_name(self.settings, token.strip())
-        if name is None:
-            raise GraphQLError(
-                "this API token is not valid for writes", extensions={"code": "FORBIDDEN"}
-            )
-        return name
+        return writer(self.settings, self.authorization)
+
+
+def page_size(first: int | None, settings: Settings) -> int:
+    """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""
+    if first is None:
+        return min(DEFAULT_PAGE_SIZE, settings.max_page_size)
+    if first < 0 or first > settings.max_page_size:
+        raise GraphQLError(
+            f"first must be between 0 and {settings.max_page_size}, not {first}",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
+    return first
+
+
+def writer(settings: Settings, header: str | None) -> str:
+    """The name of the API token that authorises a write, or a top-level
+    UNAUTHENTICATED error."""
+    if not header:
+        raise GraphQLError(
+            "writes need an Authorization: Bearer <token> header",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise GraphQLError(
+            "the Authorization header must be: Bearer <token>",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+    name = _token_name(settings, token.strip())
+    if name is None:
+        raise GraphQLError(
+            "this API token is not valid for writes", extensions={"code": "FORBIDDEN"}
+        )
+    return name
 
 
 def _token_name(settings: Settings, presented: str) -> str | None:

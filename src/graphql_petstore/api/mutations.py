@@ -1,18 +1,17 @@
-"""The six mutations: validate, append one event, return it with the pet."""
+"""The six mutations: check, append one event, return it with the pet."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from graphql import GraphQLError
 
+from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.inputs import (
     ChangePetPriceInput,
-    CommandOptions,
     RecordPetArrivalInput,
     RecordPetBirthInput,
     ReportPetFoundInput,
@@ -27,77 +26,66 @@ from graphql_petstore.api.types import (
     UserError,
     event_from_row,
 )
-from graphql_petstore.api.validation import (
-    MAX_LOCATION_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_SPECIES_LENGTH,
-    InputErrors,
-    trimmed,
+from graphql_petstore.database.appends import (
+    AppendNotStored,
+    AppendOutcomeUnknown,
+    append,
+    appended,
 )
-from graphql_petstore.database.appends import Idempotency, append_event, new_id
 from graphql_petstore.errors import DomainError
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
 
-MAX_IDEMPOTENCY_KEY_LENGTH = 200  # as idempotency_keys.key in sql/0011
 
-
-def _fingerprint(event_type: str, actor: str, input: CommandOptions) -> str:
-    """What makes two requests the same: the mutation, the caller and the
-    input as the client gave it (not the ids the server would make)."""
-    given = {k: v for k, v in dataclasses.asdict(input).items() if k != "idempotency_key"}
-    canonical = json.dumps(
-        {"type": event_type, "actor": actor, "input": given}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def _append(
-    info: Info, checks: InputErrors, event_type: str, input: CommandOptions, values: dict[str, Any]
-) -> PetEventPayload:
+async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
     context: Context = info.context
     actor = context.writer()
-    metadata: Any = input.metadata
-    checks.metadata(metadata, context.settings.max_metadata_bytes)
-    if input.expected_version is not None and input.expected_version < 0:
-        checks.add("expectedVersion", "expectedVersion must be 0 or more")
-    key = input.idempotency_key
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        checks.add(
-            "idempotencyKey",
-            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
-        )
-    elif key is not None and "\x00" in key:
-        checks.add("idempotencyKey", "idempotencyKey must not contain NUL characters")
-    if checks.errors:
-        return PetEventPayload(user_errors=checks.errors)
-    stored_metadata = {**(metadata or {}), "actor": actor, "requestId": context.request_id}
-    if input.correlation_id is not None:
-        stored_metadata["correlationId"] = str(input.correlation_id)
-    if input.causation_id is not None:
-        stored_metadata["causationId"] = str(input.causation_id)
+    command = build_command(
+        field,
+        dataclasses.asdict(input),
+        actor=actor,
+        request_id=context.request_id,
+        max_metadata_bytes=context.settings.max_metadata_bytes,
+    )
+    if isinstance(command, list):
+        return PetEventPayload(user_errors=command)
     try:
-        event, pet = await append_event(
-            context.engine,
-            event_type,
-            {
-                "id": new_id(),
-                "metadata": stored_metadata,
-                "expected_version": input.expected_version,
-                **values,
-            },
-            None if key is None else Idempotency(key, _fingerprint(event_type, actor, input)),
-        )
+        if context.appended_event_id is not None:
+            # The compiled path stored this very command already.
+            event, pet = await appended(context.pool, context.appended_event_id)
+        else:
+            event, pet = await append(context.pool, command)
     except DomainError as error:
-        return PetEventPayload(user_errors=[_user_error(error)])
+        return PetEventPayload(user_errors=[user_error(error)])
+    except (AppendNotStored, AppendOutcomeUnknown) as exc:
+        raise append_failure(exc) from exc
     context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)
     return PetEventPayload(event=event_from_row(event), pet=stored)
 
 
-def _user_error(error: DomainError) -> UserError:
+def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:
+    """The error of an append whose connection broke: retryable either way;
+    when the outcome is unknown, the client learns the event's id so that it
+    can look the event up before it retries without an idempotency key."""
+    if isinstance(exc, AppendNotStored):
+        return GraphQLError(
+            "the database connection was lost; nothing was stored",
+            extensions={"code": "DATABASE_UNAVAILABLE", "retryable": True},
+        )
+    return GraphQLError(
+        str(exc),
+        extensions={
+            "code": "APPEND_OUTCOME_UNKNOWN",
+            "retryable": True,
+            "eventId": str(exc.event_id),
+        },
+    )
+
+
+def user_error(error: DomainError) -> UserError:
     field = ["input", _camel(error.field)] if error.field else None
     return UserError(
         code=ErrorCode(error.code),
@@ -115,103 +103,24 @@ def _camel(column: str) -> str:
 class Mutation:
     @strawberry.mutation(description="A pet arrives at the store (PetArrived).")
     async def record_pet_arrival(self, info: Info, input: RecordPetArrivalInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.text("name", input.name, max_length=MAX_NAME_LENGTH, required=True)
-        checks.text("species", input.species, max_length=MAX_SPECIES_LENGTH, required=True)
-        checks.price("price", input.price)
-        return await _append(
-            info,
-            checks,
-            "PET_ARRIVED",
-            input,
-            {
-                "pet_id": input.pet_id or new_id(),
-                "name": trimmed(input.name),
-                "species": trimmed(input.species),
-                "price": input.price,
-            },
-        )
+        return await _append(info, "recordPetArrival", input)
 
     @strawberry.mutation(description="A pet is born to a mother in the store (PetBorn).")
     async def record_pet_birth(self, info: Info, input: RecordPetBirthInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.text("name", input.name, max_length=MAX_NAME_LENGTH, required=True)
-        checks.text("species", input.species, max_length=MAX_SPECIES_LENGTH, required=True)
-        checks.price("price", input.price)
-        return await _append(
-            info,
-            checks,
-            "PET_BORN",
-            input,
-            {
-                "pet_id": input.pet_id or new_id(),
-                "mother_id": input.mother_id,
-                "name": trimmed(input.name),
-                "species": trimmed(input.species),
-                "price": input.price,
-            },
-        )
+        return await _append(info, "recordPetBirth", input)
 
     @strawberry.mutation(description="An AVAILABLE pet is sold to a customer (PetSold).")
     async def sell_pet(self, info: Info, input: SellPetInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.price("salePrice", input.sale_price)
-        return await _append(
-            info,
-            checks,
-            "PET_SOLD",
-            input,
-            {
-                "pet_id": input.pet_id,
-                "customer_id": input.customer_id,
-                "sale_price": input.sale_price,
-            },
-        )
+        return await _append(info, "sellPet", input)
 
     @strawberry.mutation(description="The price of a pet that is not sold changes.")
     async def change_pet_price(self, info: Info, input: ChangePetPriceInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.price("newPrice", input.new_price)
-        checks.price("oldPrice", input.old_price)
-        return await _append(
-            info,
-            checks,
-            "PET_PRICE_CHANGE",
-            input,
-            {
-                "pet_id": input.pet_id,
-                "new_price": input.new_price,
-                "old_price": input.old_price,
-            },
-        )
+        return await _append(info, "changePetPrice", input)
 
     @strawberry.mutation(description="An AVAILABLE pet goes missing (PetLost).")
     async def report_pet_lost(self, info: Info, input: ReportPetLostInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.text(
-            "lastSeenLocation",
-            input.last_seen_location,
-            max_length=MAX_LOCATION_LENGTH,
-            required=False,
-        )
-        values: dict[str, Any] = {
-            "pet_id": input.pet_id,
-            "last_seen_location": input.last_seen_location,
-        }
-        if input.lost_date is not None:
-            values["lost_date"] = input.lost_date
-        return await _append(info, checks, "PET_LOST", input, values)
+        return await _append(info, "reportPetLost", input)
 
     @strawberry.mutation(description="A LOST pet is found again (PetFoundAgain).")
     async def report_pet_found(self, info: Info, input: ReportPetFoundInput) -> PetEventPayload:
-        checks = InputErrors()
-        checks.text(
-            "foundLocation", input.found_location, max_length=MAX_LOCATION_LENGTH, required=False
-        )
-        values: dict[str, Any] = {
-            "pet_id": input.pet_id,
-            "found_location": input.found_location,
-        }
-        if input.found_date is not None:
-            values["found_date"] = input.found_date
-        return await _append(info, checks, "PET_FOUND_AGAIN", input, values)
+        return await _append(info, "reportPetFound", input)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import specified_rules
 from graphql.execution import Executor as GraphQLExecutionContext
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -14,6 +16,10 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+
+# strawberry adds these two to every validation (strawberry.schema.schema).
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from graphql_petstore.api.execution import PetstoreExecutor
 from graphql_petstore.api.masking import MaskUnexpectedErrors
@@ -28,15 +34,30 @@ DOCUMENT_CACHE_SIZE = 512
 MAX_ALIASES = 30
 
 
-def create_schema(
-    settings: Settings, executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor
-) -> strawberry.Schema:
-    """The schema; `executor` is graphql-core's execution context class (the
-    tests compare PetstoreExecutor with the one strawberry uses by default)."""
-    limit_rules = [
+def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The server's limits, as validation rules: strawberry's path and the
+    compiled path validate with the same ones."""
+    return [
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
+
+
+def validation_rules(limits: list[type[ASTValidationRule]]) -> list[type[ASTValidationRule]]:
+    """Every rule strawberry validates a document with, given the limits."""
+    return [*specified_rules, *limits, MaybeNullValidationRule, OneOfInputValidationRule]
+
+
+def create_schema(
+    settings: Settings,
+    executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor,
+    limits: list[type[ASTValidationRule]] | None = None,
+) -> strawberry.Schema:
+    """The schema; `executor` is graphql-core's execution context class (the
+    tests compare PetstoreExecutor with the one strawberry uses by default).
+    `limits`: the limit rules, when the caller holds them already (they are
+    classes made per call, and caches key on them)."""
+    limit_rules_ = limits if limits is not None else limit_rules(settings)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -51,7 +72,7 @@ def create_schema(
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: AddValidationRules(limit_rules),
+            lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
         ],

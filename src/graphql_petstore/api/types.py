@@ -6,17 +6,24 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import strawberry
-from sqlalchemy.engine import RowMapping
 from strawberry.scalars import JSON
 
 from graphql_petstore.api import cursors
 from graphql_petstore.database.reads import StreamPosition
+from graphql_petstore.json_output import stored_json
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
+
+
+class Row(Protocol):
+    """A row by column name: SQLAlchemy's RowMapping or an asyncpg Record."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
 
 # Resolvers take the context as `info.context` (a Context; typed where used,
 # since Context imports the loaders, which import these types).
@@ -92,7 +99,7 @@ class Pet:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> Pet:
+    def from_row(cls, row: Row) -> Pet:
         return cls(
             id=row["id"],
             name=row["name"],
@@ -249,16 +256,18 @@ EVENT_CLASSES: dict[str, tuple[type[PetEvent], tuple[str, ...]]] = {
 }
 
 
-def event_from_row(row: RowMapping) -> PetEvent:
+def event_from_row(row: Row) -> PetEvent:
     """The concrete event type for a row of an event table or of pet_event_log."""
     cls, fields = EVENT_CLASSES[row["event_type"]]
     payload: dict[str, Any] = {name: row[name] for name in fields}
+    metadata = row["metadata"]
     return cls(
         id=row["id"],
         type=EventType(row["event_type"]),
         pet_id=row["pet_id"],
         created_at=row["created_at"],
-        metadata=row["metadata"],
+        # A composite column (an append's result) arrives as jsonb's text.
+        metadata=stored_json(metadata) if isinstance(metadata, str) else metadata,
         pet_version=row["pet_version"],
         position=StreamPosition(int(row["tx_id"]), row["seq"]),
         **payload,

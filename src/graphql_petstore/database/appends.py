@@ -1,30 +1,45 @@
-"""Appending an event: one INSERT into the event's own table.
+"""Appending an event: one statement, whose outcome the caller always learns.
 
-The triggers of sql/0006 check the rule and fold the event into `pets` within
-the INSERT, which commits on its own. The pet is read right after; when another
-event on it has committed in between (its version is past this event's), the
-state this event left is folded from the history instead, with the same
-pet_fold() that the triggers use. Two round trips in the common case, three
-under contention, and never a transaction held open across them.
+Each event type has its append function (sql/0020_append_functions.sql): it
+claims the idempotency key (or replays what the key stored), INSERTs into the
+event's own table — where the triggers check the rule and fold the event
+into `pets` — and returns the stored event with the pet as it left it. One
+round trip, one transaction.
+
+A client must be told an append failed only if nothing was stored. When the
+connection breaks while the statement is out (PostgreSQL restarting, the
+backend terminated, the network gone), the event may or may not have
+committed. The server made the event's id before sending it, so it settles
+the question: once the backend that ran the statement is gone (terminated
+if it still lingers, so that nothing can commit later), the event either
+exists or never will. See `run_append`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, bindparam, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import asyncpg
 
-from graphql_petstore.database.reads import events_by_id, pet_at_version
-from graphql_petstore.database.rejections import domain_error
-from graphql_petstore.database.tables import EVENT_TABLES, as_read, idempotency_keys, pets
-from graphql_petstore.errors import DomainError
+from graphql_petstore.database.pool import ConnectionPool, PetstoreConnection, connection_lost
+from graphql_petstore.database.rejections import domain_error_of
+from graphql_petstore.errors import PetstoreError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long an append whose connection broke may take to learn its outcome
+# (PostgreSQL restarting takes a few seconds), and how often it looks.
+SETTLE_TIMEOUT = 15.0
+SETTLE_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -33,97 +48,203 @@ class Idempotency:
     fingerprint: str  # of the request, so that a reused key can be told apart
 
 
-async def append_event(
-    engine: AsyncEngine,
-    event_type: str,
-    values: Mapping[str, Any],
-    idempotency: Idempotency | None = None,
-) -> tuple[RowMapping, RowMapping]:
-    """Stores one event; returns (the stored event, the pet right after it).
+@dataclass(frozen=True)
+class Command:
+    """One event to append, with everything the server decided about it."""
+
+    event_type: str
+    event_id: uuid.UUID
+    columns: Mapping[str, Any]  # the event type's own columns, pet_id first
+    metadata: Mapping[str, Any]
+    expected_version: int | None
+    idempotency: Idempotency | None
+
+
+@dataclass(frozen=True)
+class AppendFunction:
+    name: str
+    # The event type's own parameters, in order, with their SQL types.
+    columns: tuple[tuple[str, str], ...]
+
+    def call(self, placeholder: Callable[[int, str], str]) -> str:
+        """The SQL call, its parameters named by `placeholder(index, type)`."""
+        types = ["uuid", *(sql_type for _, sql_type in self.columns)]
+        types += ["jsonb", "integer", "text", "text"]
+        return f"{self.name}({', '.join(placeholder(i, t) for i, t in enumerate(types))})"
+
+    def arguments(self, command: Command) -> list[Any]:
+        key = command.idempotency
+        return [
+            command.event_id,
+            *(command.columns.get(name) for name, _ in self.columns),
+            json.dumps(command.metadata),
+            command.expected_version,
+            None if key is None else key.key,
+            None if key is None else key.fingerprint,
+        ]
+
+
+APPEND_FUNCTIONS: dict[str, AppendFunction] = {
+    "PET_ARRIVED": AppendFunction(
+        "petstore_append_pet_arrived",
+        (("pet_id", "uuid"), ("name", "text"), ("species", "text"), ("price", "numeric")),
+    ),
+    "PET_BORN": AppendFunction(
+        "petstore_append_pet_born",
+        (
+            ("pet_id", "uuid"),
+            ("mother_id", "uuid"),
+            ("name", "text"),
+            ("species", "text"),
+            ("price", "numeric"),
+        ),
+    ),
+    "PET_SOLD": AppendFunction(
+        "petstore_append_pet_sold",
+        (("pet_id", "uuid"), ("customer_id", "uuid"), ("sale_price", "numeric")),
+    ),
+    "PET_PRICE_CHANGE": AppendFunction(
+        "petstore_append_pet_price_change",
+        (("pet_id", "uuid"), ("new_price", "numeric"), ("old_price", "numeric")),
+    ),
+    "PET_LOST": AppendFunction(
+        "petstore_append_pet_lost",
+        (("pet_id", "uuid"), ("lost_date", "date"), ("last_seen_location", "text")),
+    ),
+    "PET_FOUND_AGAIN": AppendFunction(
+        "petstore_append_pet_found_again",
+        (("pet_id", "uuid"), ("found_date", "date"), ("found_location", "text")),
+    ),
+}
+
+_RECORD_PLACEHOLDER: Callable[[int, str], str] = lambda index, sql_type: f"${index + 1}::{sql_type}"  # noqa: E731
+# The stored event and the pet, each as one composite column.
+_CALLS = {
+    event_type: f"select r.event, r.pet from {function.call(_RECORD_PLACEHOLDER)} r"
+    for event_type, function in APPEND_FUNCTIONS.items()
+}
+_APPENDED = "select r.event, r.pet from petstore_appended($1::uuid) r"
+
+
+class AppendOutcomeUnknown(PetstoreError):
+    """The connection broke while the append was out, and the database could
+    not be asked in time whether it committed: neither success nor failure
+    may be reported."""
+
+    def __init__(self, event_id: uuid.UUID) -> None:
+        super().__init__(
+            f"the database could not confirm whether event {event_id} was stored; "
+            "retry with the same idempotencyKey, or look the event up by its id"
+        )
+        self.event_id = event_id
+
+
+async def append(pool: ConnectionPool, command: Command) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """Stores one event; returns (the stored event, the pet right after it),
+    each as a record of pet_event_log's and pets' columns.
 
     With an idempotency key that a stored event already has, stores nothing
     and returns that event and the pet right after it instead. Raises
-    DomainError when a rule of the database refuses the event, or when the key
-    was used for a different request (IDEMPOTENCY_KEY_REUSED).
+    DomainError when a rule refuses the event or the key was used for a
+    different request.
     """
-    if idempotency is not None:
-        return await _append_once(engine, event_type, values, idempotency)
-    async with engine.connect() as conn:
-        event = await _insert(conn, event_type, values)
-        return event, await _pet_after(conn, event)
+    arguments = APPEND_FUNCTIONS[command.event_type].arguments(command)
+    row = await run_append(
+        pool,
+        command.event_id,
+        lambda conn: conn.fetchrow(_CALLS[command.event_type], *arguments),
+        lambda conn: conn.fetchrow(_APPENDED, command.event_id),
+    )
+    assert row is not None, "an append function returns one row"
+    return row["event"], row["pet"]
 
 
-# The statements are built once, with the values as parameters: SQLAlchemy
-# keeps a statement's cache key with it, so each append finds the compiled
-# SQL (and asyncpg its prepared statement) without building a new statement
-# and hashing it first. The INSERT's columns are the keys of the values.
-_INSERTS: dict[str, Insert] = {
-    event_type: insert(table).returning(*as_read(table))
-    for event_type, table in EVENT_TABLES.items()
-}
-_PET = select(pets).where(pets.c.id == bindparam("pet_id"))
+async def appended(
+    pool: ConnectionPool, event_id: uuid.UUID
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """A stored event and the pet as it left it, read back by its id."""
+    async with pool.connection() as conn:
+        row = await conn.fetchrow(_APPENDED, event_id)
+    assert row is not None, f"event {event_id} is stored"
+    return row["event"], row["pet"]
 
 
-async def _insert(conn: AsyncConnection, event_type: str, values: Mapping[str, Any]) -> RowMapping:
+async def run_append(
+    pool: ConnectionPool,
+    event_id: uuid.UUID,
+    attempt: Callable[[PetstoreConnection], Awaitable[T]],
+    settled: Callable[[PetstoreConnection], Awaitable[T | None]],
+) -> T:
+    """Runs `attempt` (one statement that appends event `event_id`) and
+    returns what it returned. When its connection breaks first, returns what
+    `settled` (the same answer, read back by the event's id) returns once the
+    outcome is known, raises AppendNotStored when nothing was stored, or
+    AppendOutcomeUnknown when the database cannot be asked in time.
+    DomainError (a rule refused the event) and other database errors (the
+    statement failed, so its transaction rolled back) pass through."""
+    backend: tuple[int, Any] | None = None
     try:
-        result = await conn.execute(_INSERTS[event_type], {"event_type": event_type, **values})
-        return result.mappings().one()
-    except DBAPIError as exc:
-        error = domain_error(exc)
-        if error is None:
+        async with pool.connection() as conn:
+            backend = conn.backend
+            return await attempt(conn)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        if backend is None:
+            raise  # no connection: nothing was sent
+        if not connection_lost(exc):
+            error = domain_error_of(exc) if isinstance(exc, asyncpg.PostgresError) else None
+            if error is not None:
+                raise error from exc
             raise
-        raise error from exc
+        lost: BaseException = exc
+    logger.warning("append of event %s: connection lost (%s); settling its outcome", event_id, lost)
+    return await _settle(pool, event_id, backend, settled, lost)
 
 
-async def _pet_after(conn: AsyncConnection, event: RowMapping) -> RowMapping:
-    pet: RowMapping | None = (
-        (await conn.execute(_PET, {"pet_id": event["pet_id"]})).mappings().one()
+class AppendNotStored(PetstoreError):
+    """The connection broke while the append was out, and it did not commit."""
+
+    def __init__(self, event_id: uuid.UUID, cause: BaseException) -> None:
+        super().__init__(f"event {event_id} was not stored: the database connection was lost")
+        self.event_id = event_id
+        self.__cause__ = cause
+
+
+async def _settle(
+    pool: ConnectionPool,
+    event_id: uuid.UUID,
+    backend: tuple[int, Any],
+    settled: Callable[[PetstoreConnection], Awaitable[T | None]],
+    lost: BaseException,
+) -> T:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        try:
+            async with pool.connection() as conn:
+                await _end_backend(conn, backend)
+                found = await settled(conn)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise AppendOutcomeUnknown(event_id) from exc
+            await asyncio.sleep(SETTLE_INTERVAL)
+            continue
+        if found is None:
+            raise AppendNotStored(event_id, lost)
+        logger.info("append of event %s: committed before its connection was lost", event_id)
+        return found
+
+
+async def _end_backend(conn: PetstoreConnection, backend: tuple[int, Any]) -> None:
+    """Waits until the backend that ran the append is gone, terminating it if
+    it lingers: a transaction it still has open could otherwise commit after
+    the event was reported missing. Backends are told apart by pid and start
+    time, so a pid that was reused is left alone."""
+    pid, started = backend
+    await conn.execute(
+        "select pg_terminate_backend(pid, 5000) from pg_stat_activity"
+        " where pid = $1 and backend_start = $2",
+        pid,
+        started,
     )
-    if pet is not None and pet["version"] != event["pet_version"]:
-        pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
-    assert pet is not None, "an applied event always leaves its pet"
-    return pet
-
-
-async def _append_once(
-    engine: AsyncEngine, event_type: str, values: Mapping[str, Any], once: Idempotency
-) -> tuple[RowMapping, RowMapping]:
-    # The key and the event commit together. A second attempt with the key
-    # waits on the key's primary key until the first commits (then finds it)
-    # or rolls back (then stores its own event).
-    claim = (
-        pg_insert(idempotency_keys)
-        .values(key=once.key, fingerprint=once.fingerprint, event_id=values["id"])
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(idempotency_keys.c.key)
-    )
-    async with engine.connect() as autocommit:
-        conn = await autocommit.execution_options(isolation_level="READ COMMITTED")
-        async with conn.begin():
-            event = None
-            if (await conn.execute(claim)).first() is not None:
-                event = await _insert(conn, event_type, values)
-        if event is not None:
-            return event, await _pet_after(conn, event)
-        return await _replay(conn, once)
-
-
-async def _replay(conn: AsyncConnection, once: Idempotency) -> tuple[RowMapping, RowMapping]:
-    stored = (
-        (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == once.key)))
-        .mappings()
-        .one()
-    )
-    if stored["fingerprint"] != once.fingerprint:
-        raise DomainError(
-            "IDEMPOTENCY_KEY_REUSED",
-            "this idempotencyKey was used for a different request",
-            "idempotency_key",
-        )
-    [event] = await events_by_id(conn, [stored["event_id"]])
-    pet = await pet_at_version(conn, event["pet_id"], event["pet_version"])
-    assert pet is not None, "an applied event always leaves its pet"
-    return event, pet
 
 
 def new_id() -> uuid.UUID:

@@ -1,10 +1,26 @@
-"""The async SQLAlchemy engine over asyncpg."""
+"""The connections to the database: SQLAlchemy's async engine (the strawberry
+path's reads, the event stream) and the lean pool (appends, compiled requests)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from graphql_petstore.database.location import sqlalchemy_url
+from graphql_petstore.database.pool import ConnectionPool, pool_settings
+from graphql_petstore.json_output import stored_json
+
+# Seconds a request waits for a free connection before it is refused as
+# retryable.
+POOL_TIMEOUT = 5.0
+
+SESSION_SETTINGS = {
+    # Keep a transaction that a crashed client left open from holding back
+    # the commit-safe event stream (design §4).
+    "idle_in_transaction_session_timeout": "60000",
+    # The triggers leave the NOTIFY to the doorbell, which sends one per
+    # batch of appends (see sql/0006_event_triggers.sql).
+    "petstore.notify": "batched",
+}
 
 
 def create_engine(url: str, pool_size: int) -> AsyncEngine:
@@ -13,18 +29,18 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
+        pool_timeout=POOL_TIMEOUT,
         # Every statement of ours stands alone (an event is one INSERT; reads are
         # single SELECTs), so no BEGIN, COMMIT or reset-on-return ROLLBACK
         # round trips: asyncpg runs each statement in its own transaction.
         isolation_level="AUTOCOMMIT",
-        # Keep a transaction that a crashed client left open from holding back
-        # the commit-safe event stream (design §4).
-        connect_args={
-            "server_settings": {
-                "idle_in_transaction_session_timeout": "60000",
-                # The triggers leave the NOTIFY to the doorbell, which sends one
-                # per batch of appends (see sql/0006_event_triggers.sql).
-                "petstore.notify": "batched",
-            }
-        },
+        # Stored JSON keeps its text, so that responses show it as stored.
+        json_deserializer=stored_json,
+        connect_args={"server_settings": SESSION_SETTINGS},
+    )
+
+
+def create_pool(url: str, pool_size: int) -> ConnectionPool:
+    return ConnectionPool(
+        url, pool_size, timeout=POOL_TIMEOUT, server_settings=pool_settings(SESSION_SETTINGS)
     )

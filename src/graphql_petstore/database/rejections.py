@@ -39,15 +39,21 @@ _VALIDATION_SQLSTATES = {
 
 
 def domain_error(exc: DBAPIError) -> DomainError | None:
-    """The DomainError that a database error stands for, or None when it is
-    not a rule violation (and so an unexpected failure)."""
+    """The DomainError that a database error (as SQLAlchemy wraps it) stands
+    for, or None when it is not a rule violation."""
     original: Any = exc.orig.__cause__ if exc.orig is not None else None
-    sqlstate = getattr(original, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+    return domain_error_of(original if original is not None else exc.orig)
+
+
+def domain_error_of(original: Any) -> DomainError | None:
+    """The DomainError that an asyncpg error stands for, or None when it is
+    not a rule violation (and so an unexpected failure)."""
+    sqlstate = getattr(original, "sqlstate", None)
     if sqlstate is None:
         return None
     if sqlstate in RULE_CODES:
         code = RULE_CODES[sqlstate]
-        message = str(getattr(original, "message", "") or exc.orig)
+        message = str(getattr(original, "message", "") or original)
         prefix = f"{code}: "
         if message.startswith(prefix):
             message = message[len(prefix) :]

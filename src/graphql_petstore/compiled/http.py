@@ -1,0 +1,223 @@
+"""The compiled path: POST /graphql answered by one statement when it can.
+
+In front of strawberry's ASGI app. Per request: parse the body, look the
+document's plan up, coerce the variables, bind them, run the one statement on
+the pool, write its text. Everything else — GET (GraphiQL), WebSockets,
+documents the compiler does not support, any request whose values or results
+are unusual (a refused argument, a bad cursor, a null where the schema says
+non-null) — goes to strawberry with the body as it came, and strawberry
+answers exactly as it would have without this layer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from graphql import GraphQLError, GraphQLSchema
+from graphql.execution.values import get_variable_values
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphql_petstore.api.commands import build_command
+from graphql_petstore.api.context import writer
+from graphql_petstore.api.mutations import append_failure
+from graphql_petstore.compiled.arguments import Bindings
+from graphql_petstore.compiled.operations import Statement, Write
+from graphql_petstore.compiled.plans import Plans
+from graphql_petstore.database.appends import (
+    AppendNotStored,
+    AppendOutcomeUnknown,
+    run_append,
+)
+from graphql_petstore.database.pool import ConnectionPool
+from graphql_petstore.json_output import encode
+from graphql_petstore.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_HEADERS = [(b"content-type", b"application/json")]
+# Clients that ask for incremental delivery get strawberry's streaming answer.
+_STREAMING = (b"multipart/mixed", b"text/event-stream")
+
+
+class CompiledGraphQL:
+    def __init__(
+        self, strawberry: ASGIApp, schema: GraphQLSchema, plans: Plans, settings: Settings
+    ) -> None:
+        self.strawberry = strawberry
+        self.schema = schema
+        self.plans = plans
+        self.settings = settings
+        # Requests answered here, and POSTs handed to strawberry.
+        self.answered = 0
+        self.passed_on = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            not self.settings.compiled_operations
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not _plain_json(scope)
+        ):
+            await self.strawberry(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        answer = await self._answer(scope, body)
+        if answer is None:
+            self.passed_on += 1
+            await self.strawberry(scope, _replay(body, receive), send)
+            return
+        self.answered += 1
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*_HEADERS, (b"content-length", str(len(answer)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+        """The response body, or None: strawberry answers."""
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(request, dict) or request.get("extensions"):
+            return None
+        document, name, variables = (
+            request.get("query"),
+            request.get("operationName"),
+            request.get("variables"),
+        )
+        if not (
+            isinstance(document, str)
+            and (name is None or isinstance(name, str))
+            and (variables is None or isinstance(variables, dict))
+        ):
+            return None
+        plan = self.plans.plan(document, name)
+        if plan is None:
+            return None
+        coerced = get_variable_values(
+            self.schema, plan.operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            return None  # strawberry reports the variables' errors
+        compiled = self.plans.compiled(plan, coerced.coerced)
+        if compiled is None:
+            return None
+        pool: ConnectionPool = scope["app"].state.pool
+        bindings = Bindings(coerced.coerced)
+        if isinstance(compiled, Write):
+            return await self._write(scope, compiled, bindings, pool)
+        text = await _read(compiled, bindings, pool)
+        return None if text is None else _data(text)
+
+    async def _write(
+        self, scope: Scope, write: Write, bindings: Bindings, pool: ConnectionPool
+    ) -> bytes | None:
+        headers = dict(scope["headers"])
+        try:
+            actor = writer(self.settings, _header(headers, b"authorization"))
+            given = write.input.get(bindings)
+        except GraphQLError:
+            return None
+        command = build_command(
+            write.field,
+            {python: given[graphql] for graphql, python in write.python_names.items()},
+            actor=actor,
+            request_id=scope.get("state", {}).get("request_id", ""),
+            max_metadata_bytes=self.settings.max_metadata_bytes,
+        )
+        if isinstance(command, list):
+            return None  # strawberry answers with the userErrors
+        bindings.command = command
+        try:
+            text: str | None = await run_append(
+                pool,
+                command.event_id,
+                lambda conn: conn.fetchval(write.append.sql, *write.append.arguments(bindings)),
+                lambda conn: conn.fetchval(write.settle.sql, *write.settle.arguments(bindings)),
+            )
+        except (AppendNotStored, AppendOutcomeUnknown) as exc:
+            # Not for strawberry to try again: answered as its resolver would.
+            error = append_failure(exc)
+            located = GraphQLError(
+                error.message,
+                nodes=[write.node],
+                path=[write.response_name],
+                extensions=error.extensions,
+            )
+            return encode({"data": None, "errors": [located.formatted]}).encode()
+        except Exception:
+            # Nothing was stored (a rule refused the event, the statement
+            # failed, or it was never sent): strawberry tries again and
+            # reports what happens in its own words.
+            logger.debug("compiled append did not store; strawberry answers", exc_info=True)
+            return None
+        scope["app"].state.doorbell.announce()
+        if text is None:
+            # Stored, but not renderable here: strawberry renders the stored
+            # event instead of appending it again.
+            scope.setdefault("state", {})["appended_event_id"] = command.event_id
+            return None
+        return _data(text)
+
+
+async def _read(statement: Statement, bindings: Bindings, pool: ConnectionPool) -> str | None:
+    try:
+        arguments = statement.arguments(bindings)
+    except (GraphQLError, ValueError):
+        return None
+    try:
+        async with pool.connection() as conn:
+            text: str | None = await conn.fetchval(statement.sql, *arguments)
+    except Exception:
+        # strawberry runs the request again and reports what went wrong
+        logger.debug("compiled read failed; strawberry answers", exc_info=True)
+        return None
+    return text
+
+
+def _data(text: str) -> bytes:
+    return b'{"data":' + text.encode() + b"}"
+
+
+def _plain_json(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    content_type = _header(headers, b"content-type") or ""
+    accept = headers.get(b"accept", b"")
+    return "application/json" in content_type and not any(kind in accept for kind in _STREAMING)
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request as it came, for strawberry: the body once, then whatever
+    else the server has to say (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,154 @@
+"""An operation's root fields, compiled into one statement.
+
+A query is one SELECT without FROM whose single column is the response's
+`data`: each root field a scalar subquery. A mutation is one call of the
+event type's append function (sql/0020), its result rendered as the
+payload: the event, and the pet as that event left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import FieldNode, GraphQLInputObjectType, GraphQLNonNull
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.utils.str_converters import to_camel_case
+
+from graphql_petstore.api.commands import MUTATIONS
+from graphql_petstore.compiled import pages
+from graphql_petstore.compiled import sqltext as sql
+from graphql_petstore.compiled.arguments import Bindings, Value, argument
+from graphql_petstore.compiled.objects import Compiler
+from graphql_petstore.compiled.selection import Fields, Unsupported
+from graphql_petstore.database.appends import APPEND_FUNCTIONS
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    getters: list[Callable[[Bindings], Any]]
+
+    def __post_init__(self) -> None:
+        for number in range(1, len(self.getters) + 1):
+            # PostgreSQL counts a statement's parameters by the ones it uses.
+            assert f"${number}::" in self.sql, f"parameter ${number} is not used"
+
+    def arguments(self, bindings: Bindings) -> list[Any]:
+        return [get(bindings) for get in self.getters]
+
+
+@dataclass(frozen=True)
+class Write:
+    """A compiled mutation: its input, the append with its payload, and the
+    payload read back by the event's id (when the append's connection broke
+    and the outcome had to be settled)."""
+
+    field: str  # the Mutation field, e.g. "changePetPrice"
+    node: FieldNode
+    response_name: str
+    input: Value[Any]
+    python_names: dict[str, str]  # the input's GraphQL field names -> Python names
+    append: Statement
+    settle: Statement
+
+
+def query(compiler: Compiler, fields: Fields) -> Statement:
+    members = []
+    for name, nodes in fields.items():
+        members.append((name, _query_field(compiler, nodes)))
+    return Statement(f"select {sql.json_object(members)}", compiler.params.getters)
+
+
+def _query_field(compiler: Compiler, nodes: list[FieldNode]) -> str:
+    name = nodes[0].name.value
+    if name == "__typename":
+        return sql.json_string_literal("Query")
+    if name == "pet":
+        return pages.pet(compiler, nodes)
+    if name == "pets":
+        return compiler.connection(nodes, "PetConnection", pages.pets_page(compiler, nodes))
+    if name == "event":
+        return pages.event(compiler, nodes)
+    if name == "events":
+        return compiler.connection(nodes, "PetEventConnection", pages.events_page(compiler, nodes))
+    raise Unsupported(f"Query.{name}")
+
+
+def mutation(compiler: Compiler, fields: Fields) -> Write:
+    # Each mutation field of a document commits on its own; one statement
+    # would make them commit together. Documents with one field only.
+    fields = {name: nodes for name, nodes in fields.items() if nodes[0].name.value != "__typename"}
+    if len(fields) != 1:
+        raise Unsupported("a mutation document with other than one field")
+    [(response_name, nodes)] = fields.items()
+    field = nodes[0].name.value
+    if field not in MUTATIONS:
+        raise Unsupported(f"Mutation.{field}")
+    definition = compiler.field_definition("Mutation", nodes)
+    input_value = argument(definition, nodes[0], "input", compiler.sample)
+    input_type = definition.args["input"].type
+    if isinstance(input_type, GraphQLNonNull):
+        input_type = input_type.of_type
+    assert isinstance(input_type, GraphQLInputObjectType)
+
+    payload = sql.json_object([(response_name, _payload(compiler, nodes))])
+    rendered = "cross join lateral (select (r.event).*) e cross join lateral (select (r.pet).*) p"
+    function = APPEND_FUNCTIONS[MUTATIONS[field].event_type]
+    payload_getters = list(compiler.params.getters)
+
+    def call_argument(index: int) -> Callable[[Bindings], Any]:
+        def get(bindings: Bindings) -> Any:
+            arguments = bindings.cache.get("append")
+            if arguments is None:
+                assert bindings.command is not None
+                arguments = bindings.cache["append"] = function.arguments(bindings.command)
+            return arguments[index]
+
+        return get
+
+    call = function.call(
+        lambda index, sql_type: compiler.params.add(call_argument(index), sql_type)
+    )
+    append = Statement(f"select {payload} from {call} r {rendered}", compiler.params.getters)
+    settle_getters = [
+        *payload_getters,
+        lambda bindings: bindings.command.event_id,
+    ]
+    settle = Statement(
+        f"select {payload} from petstore_appended(${len(settle_getters)}::uuid) r {rendered}",
+        settle_getters,
+    )
+    return Write(
+        field, nodes[0], response_name, input_value, _python_names(input_type), append, settle
+    )
+
+
+def _payload(compiler: Compiler, nodes: list[FieldNode]) -> str:
+    members = []
+    for name, field_nodes in compiler.fields("PetEventPayload", nodes).items():
+        field = field_nodes[0].name.value
+        if field == "__typename":
+            value = sql.json_string_literal("PetEventPayload")
+        elif field == "event":
+            value = compiler.event(field_nodes, "e", pet_row="p")
+        elif field == "pet":
+            value = compiler.pet(field_nodes, "p")
+        elif field == "userErrors":
+            value = "'[]'"  # a stored event has none
+        else:
+            raise Unsupported(f"PetEventPayload.{field}")
+        members.append((name, value))
+    return sql.json_object(members)
+
+
+def _python_names(input_type: GraphQLInputObjectType) -> dict[str, str]:
+    definition = input_type.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+    names: dict[str, str] = {}
+    for field in definition.fields:
+        graphql_name = field.graphql_name or to_camel_case(field.python_name)
+        if graphql_name not in input_type.fields:
+            raise Unsupported(f"{input_type.name}.{graphql_name}")
+        names[graphql_name] = field.python_name
+    return names

@@ -1,0 +1,155 @@
+"""Documents planned once: parsed, validated and compiled per variant.
+
+A plan belongs to one document text and operation name. It is made the
+first time they arrive: parsed (with the token limit) and validated (with the
+schema's rules and the server's limits) exactly as strawberry would, or
+refused when anything is wrong, so that strawberry answers it. A plan then
+holds one compiled statement per *variant*: requests whose variables have
+the same shape (arguments/shape_of: which are null, which input fields are
+given, which lists are empty, the Booleans of @skip and @include) share one
+statement; only their values differ, bound as its parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from graphql.validation import ASTValidationRule
+
+from graphql_petstore.caches import BoundedCache
+from graphql_petstore.compiled import operations
+from graphql_petstore.compiled.arguments import Bindings, RequestValueError, shape_of
+from graphql_petstore.compiled.objects import Compiler
+from graphql_petstore.compiled.operations import Statement, Write
+from graphql_petstore.compiled.selection import Unsupported, collect
+from graphql_petstore.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Documents remembered per process, in number and in the bytes of their text
+# (a parsed document and its statements take a few times its text).
+MAX_PLANS = 2_048
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+BYTES_PER_DOCUMENT_CHARACTER = 8
+# Variants kept per document; a document whose variables take more shapes
+# than this serves the rest through strawberry.
+MAX_VARIANTS = 32
+
+Compiled = Statement | Write
+
+
+@dataclass
+class Plan:
+    kind: OperationType
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: tuple[str, ...]
+    variants: dict[tuple[Any, ...], Compiled | None] = field(default_factory=dict)
+
+
+class Plans:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        settings: Settings,
+        rules: list[type[ASTValidationRule]],
+    ) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.rules = rules
+        self._plans: BoundedCache[tuple[str, str | None], Plan | None] = BoundedCache(
+            MAX_PLANS, MAX_PLAN_BYTES
+        )
+
+    def plan(self, document: str, operation_name: str | None) -> Plan | None:
+        """The document's plan; None when strawberry must answer it (it is
+        invalid, or not a query or mutation)."""
+        key = (document, operation_name)
+        found = self._plans.get(key)
+        if found is not None or key in self._plans:
+            return found
+        made = self._make(document, operation_name)
+        self._plans.put(key, made, len(document) * BYTES_PER_DOCUMENT_CHARACTER)
+        return made
+
+    def _make(self, text: str, operation_name: str | None) -> Plan | None:
+        try:
+            document = parse(text, max_tokens=self.settings.max_query_tokens)
+        except GraphQLError:
+            return None
+        if validate(self.schema, document, self.rules):
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation not in (
+            OperationType.QUERY,
+            OperationType.MUTATION,
+        ):
+            return None
+        return Plan(
+            kind=operation.operation,
+            operation=operation,
+            fragments=_fragments(document),
+            variables=tuple(d.variable.name.value for d in operation.variable_definitions or ()),
+        )
+
+    def compiled(self, plan: Plan, variables: dict[str, Any]) -> Compiled | None:
+        """The statement of the variant these variables make; None when
+        strawberry must answer (the compiler does not support the document,
+        or this request's values are ones strawberry would refuse)."""
+        key = tuple(shape_of(variables.get(name)) for name in plan.variables)
+        if key in plan.variants:
+            return plan.variants[key]
+        try:
+            compiled = self._compile(plan, variables)
+        except Unsupported as exc:
+            logger.debug("not compiled (%s): strawberry answers it", exc)
+            compiled = None
+        except (RequestValueError, GraphQLError, ValueError):
+            return None  # this request's values; another request may do
+        if len(plan.variants) < MAX_VARIANTS:
+            plan.variants[key] = compiled
+        return compiled
+
+    def _compile(self, plan: Plan, variables: dict[str, Any]) -> Compiled:
+        writing = plan.kind is OperationType.MUTATION
+        compiler = Compiler(
+            self.schema, plan.fragments, Bindings(variables), self.settings, writing=writing
+        )
+        root = self.schema.mutation_type if writing else self.schema.query_type
+        assert root is not None
+        fields = collect(
+            self.schema, root, [plan.operation.selection_set], plan.fragments, variables
+        )
+        compiled: Compiled = (
+            operations.mutation(compiler, fields) if writing else operations.query(compiler, fields)
+        )
+        if self.settings.log_compiled_sql:
+            statement = compiled.append if isinstance(compiled, Write) else compiled
+            logger.info("compiled %s:\n%s", _describe(plan), statement.sql)
+        return compiled
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+
+
+def _describe(plan: Plan) -> str:
+    name = plan.operation.name.value if plan.operation.name else "(anonymous)"
+    return f"{plan.kind.value} {name}"

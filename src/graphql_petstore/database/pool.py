@@ -1,0 +1,212 @@
+"""A lean pool of asyncpg connections for the compiled request path.
+
+A compiled request is one statement: checking a connection out and back in
+must cost next to nothing beside it. SQLAlchemy's pool spends about 90 µs of
+CPU per checkout here and asyncpg's own pool resets every connection with a
+round trip when it comes back, several times what this pool spends
+(bench/README.md). Our statements leave no session state behind (each runs on
+its own, in autocommit), so this pool hands connections back as they are.
+
+A connection that saw an error it cannot vouch for (a cancelled statement, a
+broken socket) is closed instead of returned; the next checkout opens a new
+one. Waiting for a free connection is bounded: past `timeout` the caller gets
+PoolTimeoutError, which the API reports as retryable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import asyncpg
+
+from graphql_petstore.database.location import libpq_url
+
+
+class PoolTimeoutError(Exception):
+    """No connection became free within the pool's timeout."""
+
+
+class PetstoreConnection(asyncpg.Connection):
+    """A connection that knows its backend: (pid, backend_start), which tell
+    it apart from any later backend that reuses the pid."""
+
+    __slots__ = ("backend",)
+    backend: tuple[int, Any]
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` means the connection is gone (rather than one statement
+    failed on a connection that is still good)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        # Class 08 (connection exception) and the shutdown family of 57P.
+        sqlstate = exc.sqlstate or ""
+        return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
+    return isinstance(exc, asyncpg.InterfaceError | OSError)
+
+
+# Statements worth keeping prepared per connection: every compiled document
+# variant is one. Kept until the connection goes (the default expires them
+# after five minutes and prepares them again).
+STATEMENT_CACHE_SIZE = 1_024
+
+
+class ConnectionPool:
+    def __init__(
+        self,
+        url: str,
+        size: int,
+        *,
+        timeout: float,
+        server_settings: Mapping[str, str],
+    ) -> None:
+        self._url = libpq_url(url)
+        self.size = size
+        self.timeout = timeout
+        self._server_settings = dict(server_settings)
+        self._idle: deque[PetstoreConnection] = deque()
+        self._waiters: deque[asyncio.Future[PetstoreConnection | None]] = deque()
+        self._open = 0  # connections made (or being made) and not yet closed
+        self._closed = False
+
+    @property
+    def in_use(self) -> int:
+        return self._open - len(self._idle)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[PetstoreConnection]:
+        conn = await self._acquire()
+        try:
+            yield conn
+        except asyncpg.PostgresError as exc:
+            # A statement that failed leaves its connection as good as before
+            # (each runs in its own transaction); a lost one is closed.
+            if connection_lost(exc):
+                self._discard(conn)
+            else:
+                self._release(conn)
+            raise
+        except BaseException:
+            # Cancelled mid-statement, or the socket broke: the statement may
+            # still be running, so nobody else gets this connection.
+            self._discard(conn)
+            raise
+        self._release(conn)
+
+    async def _acquire(self) -> PetstoreConnection:
+        if self._closed:
+            raise RuntimeError("the pool is closed")
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._open -= 1
+        if self._open < self.size:
+            self._open += 1  # the slot is ours while we connect
+            return await self._connect()
+        waiter: asyncio.Future[PetstoreConnection | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.timeout):
+                handed = await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                # Handed over just as we gave up: pass it on.
+                late = waiter.result()
+                if late is None:
+                    self._open -= 1
+                    self._offer_slot()
+                else:
+                    self._release(late)
+            if isinstance(exc, TimeoutError):
+                raise PoolTimeoutError(
+                    f"no database connection became free within {self.timeout:g} s "
+                    f"(all {self.size} in use)"
+                ) from None
+            raise
+        # None: a slot that a discarded connection freed, reserved for us.
+        return handed if handed is not None else await self._connect()
+
+    async def _connect(self) -> PetstoreConnection:
+        """Opens a connection in a slot already counted in _open."""
+        try:
+            conn: PetstoreConnection = await asyncpg.connect(
+                self._url,
+                statement_cache_size=STATEMENT_CACHE_SIZE,
+                max_cached_statement_lifetime=0,
+                server_settings=self._server_settings,
+                connection_class=PetstoreConnection,
+            )
+            try:
+                row = await conn.fetchrow(
+                    "select pid, backend_start from pg_stat_activity where pid = pg_backend_pid()"
+                )
+            except BaseException:
+                conn.terminate()
+                raise
+            assert row is not None, "a session sees its own backend"
+            conn.backend = (row["pid"], row["backend_start"])
+        except BaseException:
+            self._open -= 1
+            self._offer_slot()
+            raise
+        return conn
+
+    def _release(self, conn: PetstoreConnection) -> None:
+        if conn.is_closed() or self._closed:
+            self._discard(conn)
+            return
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._idle.append(conn)
+        else:
+            waiter.set_result(conn)
+
+    def _discard(self, conn: PetstoreConnection) -> None:
+        conn.terminate()
+        self._open -= 1
+        self._offer_slot()
+
+    def _offer_slot(self) -> None:
+        waiter = self._next_waiter()
+        if waiter is not None:
+            self._open += 1
+            waiter.set_result(None)
+
+    def _next_waiter(self) -> asyncio.Future[PetstoreConnection | None] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            conn = self._idle.pop()
+            self._open -= 1
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+
+
+def pool_settings(base: Mapping[str, str]) -> dict[str, Any]:
+    """The server settings of the request pool's sessions."""
+    return {
+        **base,
+        # Compiled statements are large and their estimated costs high, but
+        # each touches a handful of rows through indexes: JIT compilation
+        # would cost more than it could save.
+        "jit": "off",
+    }

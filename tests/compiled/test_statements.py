@@ -1,0 +1,86 @@
+"""One request, one statement: what the compiled path sends to PostgreSQL,
+and the debug setting that shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from starlette.applications import Starlette
+
+from graphql_petstore.app import create_app
+from graphql_petstore.settings import Settings
+from tests.api.store import Store
+from tests.conftest import API_TOKEN, GraphQLClient
+
+NESTED_PAGE = """
+query($first: Int) {
+  pets(first: $first) {
+    edges { cursor node {
+      id name mother { name } offspring { id }
+      history(first: 5) { nodes { type ... on PetPriceChange { newPrice } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+  events(first: 3) { nodes { id } }
+}
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def one_connection(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
+    """The app with a pool of one connection, so that a test can watch it."""
+    app = create_app(
+        dataclasses.replace(settings, pool_size=1, log_compiled_sql=True), database_url
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def _watched(app: Starlette) -> list[str]:
+    statements: list[str] = []
+    async with app.state.pool.connection() as conn:
+        conn.add_query_logger(lambda record: statements.append(record.query))
+    return statements
+
+
+async def test_a_nested_page_and_a_mutation_are_one_statement_each(
+    one_connection: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = httpx.ASGITransport(app=one_connection)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        gql = GraphQLClient(http)
+        store = Store(gql)
+        mom = (await store.arrive(name="Mom"))["pet"]["id"]
+        for n in range(3):
+            kit = (await store.birth(mom, name=f"Kit {n}"))["pet"]["id"]
+            await store.change_price(kit, "3.00")
+        statements = await _watched(one_connection)
+        with caplog.at_level(logging.INFO, logger="graphql_petstore.compiled"):
+            for first in (2, 10, 2):
+                result = await gql.query(NESTED_PAGE, {"first": first})
+                assert "errors" not in result
+            await store.change_price(mom, "11.00")
+    await asyncio.sleep(0.01)  # asyncpg calls query loggers soon, not at once
+    assert len(statements) == 4, statements
+    assert statements[0] == statements[1] == statements[2]
+    assert "petstore_append_pet_price_change" in statements[3]
+    # Logged once each, when compiled: the page (whose variants share one
+    # statement) and the price change (compiled on its first use, above).
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("compiled")]
+    assert sum(statements[0] in message for message in logged) == 1, logged
+
+
+async def test_the_compiled_path_can_be_turned_off(settings: Settings, database_url: str) -> None:
+    app = create_app(dataclasses.replace(settings, compiled_operations=False), database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+            result = await GraphQLClient(http).query("{ pets { nodes { id } } }")
+    assert result == {"data": {"pets": {"nodes": []}}}
+    assert app.state.compiled.answered == 0
+    assert API_TOKEN  # the app's settings keep the test token
