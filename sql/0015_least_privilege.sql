@@ -75,8 +75,29 @@ grant insert on idempotency_keys to petstore_api;
 grant usage on sequence events_seq to petstore_api;
 
 -- 5. What the server calls: the fold over a history (pet(asOf:) and the
--- state after an event), and the id default of an event.
-grant execute on function pet_fold_all(pet_event_log), uuid_generate_v7() to petstore_api;
+-- state after an event), the id default of an event, and the two functions
+-- that raise a rule's error (they only raise), which the append functions of
+-- sql/0020 call with the caller's rights.
+grant execute on function pet_fold_all(pet_event_log), uuid_generate_v7(),
+    petstore_reject(text, text, text), petstore_error_sqlstate(text) to petstore_api;
+
+-- sql/0020 (the append functions) reached databases before this file did:
+-- applied then, when petstore_api did not exist, its guarded GRANT did
+-- nothing. Where it ran first, grant here what it grants.
+do $$
+declare
+    fn regprocedure;
+begin
+    for fn in
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'public'::regnamespace
+            and (p.proname in ('petstore_appended', 'petstore_claim_idempotency_key')
+                 or p.proname like 'petstore\_append\_pet\_%')
+    loop
+        execute format('grant execute on function %s to petstore_api', fn);
+    end loop;
+end
+$$;
 
 -- 6. Where `serve` finds petstore_api's password when `migrate` made the role
 -- itself (graphql_petstore.database.api_login): readable by petstore_owner

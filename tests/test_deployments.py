@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from graphql_petstore.database.migrations import load_migrations, migrate
 from graphql_petstore.database.roles import API_ROLE, OWNER_ROLE, RoleSetupError
 from graphql_petstore.errors import ConfigurationError
 from graphql_petstore.settings import Settings
+from tests.database.test_role_setup import migrate_as_before_0015
 from tests.subscriptions.support import Server, connect, start_server
 
 pytestmark = pytest.mark.once
@@ -194,6 +196,34 @@ async def test_an_administrator_makes_the_roles_from_migrates_instructions(
     await superuser.execute(f"alter role {API_ROLE} password 'api-secret'")
     explicit = with_user(with_database(password_server, "shop"), API_ROLE, "api-secret")
     assert await api_database_url(Settings(api_database_url=explicit), alice) == explicit
+
+
+async def test_a_database_migrated_before_the_roles_existed_is_served_as_the_api_role(
+    password_server: str, superuser: asyncpg.Connection
+) -> None:
+    """An upgrade: every migration but 0015 applied the old way, as postgres,
+    when the roles did not exist yet (so the guarded GRANTs of later-numbered
+    migrations, sql/0020's, did nothing)."""
+    await superuser.execute("create database old")
+    url = with_database(password_server, "old")
+    least_privilege = "0015_least_privilege.sql"
+    await migrate_as_before_0015(url, [m for m in load_migrations() if m.name != least_privilege])
+    assert await migrate(url) == [least_privilege]
+    api = await asyncpg.connect(await api_database_url(Settings(), url))
+    try:
+        assert await api.fetchval("select session_user") == API_ROLE
+        append = (
+            "select (event).id, (pet).status from petstore_append_pet_arrived("
+            "$1, $2, 'Rex', 'Dog', 1, '{}', null, 'key', $3)"
+        )
+        pet_id = uuid.uuid4()
+        row = await api.fetchrow(append, uuid.uuid4(), pet_id, "fingerprint")
+        assert row is not None
+        assert row["status"] == "AVAILABLE"
+        with pytest.raises(asyncpg.PostgresError, match="IDEMPOTENCY_KEY_REUSED"):
+            await api.fetchrow(append, uuid.uuid4(), pet_id, "another fingerprint")
+    finally:
+        await api.close()
 
 
 async def test_embedded_default_serves_as_the_api_role_on_its_first_and_later_runs(

@@ -99,7 +99,7 @@ def test_migrate_command_prints_the_statements_and_exits_2(powerless_url: str) -
     assert "Traceback" not in result.stderr
 
 
-async def _migrate_as_before_0015(url: str, migrations: list[Migration]) -> None:
+async def migrate_as_before_0015(url: str, migrations: list[Migration]) -> None:
     """What migrate did before sql/0015: everything as the connecting user."""
     conn = await asyncpg.connect(url)
     try:
@@ -123,7 +123,7 @@ async def test_a_database_migrated_before_0015_is_handed_to_the_owner(
     empty_database_url: str,
 ) -> None:
     earlier = [m for m in load_migrations() if m.name < "0015"]
-    await _migrate_as_before_0015(empty_database_url, earlier)
+    await migrate_as_before_0015(empty_database_url, earlier)
     conn = await asyncpg.connect(empty_database_url)
     try:
         pet_id = uuid.uuid4()
