@@ -1,7 +1,8 @@
 """The stream gauges that /metrics reads from the database at scrape time
 (head, events held back, the transaction holding the horizon), read as a
-plain role without any privilege beyond SELECT on the event log: what the
-server's own role has."""
+plain role without any privilege beyond SELECT on the event log: less than
+the server's own role, petstore_api, has (tests/observability/
+test_subscription_metrics.py reads them through a real server, as that role)."""
 
 from __future__ import annotations
 

@@ -61,6 +61,8 @@ async def test_websockets_subscriptions_and_messages_sent_are_counted(
             - value(before, "petstore_subscription_messages_total")
             == sent
         )
+        # The stream gauges' query works for the server's role (petstore_api).
+        assert value(live, "petstore_database_up") == 1
         # The reader has taken every event it delivered from the tables.
         assert value(live, "petstore_stream_delivery_lag_seconds_count") >= 1
         assert value(live, "petstore_stream_delivered_transaction_id") == value(
