@@ -12,8 +12,7 @@ operation's span around its statements, like strawberry's path
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphql import GraphQLError
@@ -35,22 +34,30 @@ class Answer:
         self.errors = errors
 
 
-@contextmanager
-def answering(operation_type: str, operation_name: str | None, document: str) -> Iterator[Answer]:
-    answer = Answer()
-    span = tracing.start_operation()
-    if span is not None:
-        span.enter()
-    try:
-        yield answer
-    finally:
+class answering:
+    """A context manager (a class, not a generator: it runs on every request)."""
+
+    def __init__(self, operation_type: str, operation_name: str | None, document: str) -> None:
+        self._operation = (operation_type, operation_name, document)
+        self._answer = Answer()
+        self._span = tracing.start_operation()
+
+    def __enter__(self) -> Answer:
+        if self._span is not None:
+            self._span.enter()
+        return self._answer
+
+    def __exit__(self, *exc_info: object) -> None:
+        operation_type, operation_name, document = self._operation
+        answer = self._answer
         record = current_request()
         if answer.given and record is not None:
             record.note_operation(operation_type, operation_name, document)
-            record.note_errors(answer.errors, "")
-        if span is not None:
-            span.exit()
-            _finish(span, answer, operation_type, operation_name, document, record)
+            if answer.errors:
+                record.note_errors(answer.errors, "")
+        if self._span is not None:
+            self._span.exit()
+            _finish(self._span, answer, operation_type, operation_name, document, record)
 
 
 def _finish(

@@ -148,6 +148,8 @@ class BoundedLabel:
 # Bounded, since the names are the client's.
 MAX_CACHED_CHILDREN = 1_000
 _operation_children: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
+_appended_children: dict[str, Any] = {}
+_rejection_children: dict[str, Any] = {}
 _operation_names = BoundedLabel(MAX_OPERATION_NAMES, _NAME)
 _codes = BoundedLabel(MAX_CODES, _CODE)
 _enabled = True
@@ -200,12 +202,18 @@ def record_operation(
 # Event types and ErrorCodes come from the schema, never from the client.
 def record_event_appended(event_type: str) -> None:
     if _enabled:
-        EVENTS_APPENDED.labels(event_type).inc()
+        child = _appended_children.get(event_type)
+        if child is None:
+            child = _appended_children[event_type] = EVENTS_APPENDED.labels(event_type)
+        child.inc()
 
 
 def record_rejection(code: str) -> None:
     if _enabled:
-        EVENT_REJECTIONS.labels(code).inc()
+        child = _rejection_children.get(code)
+        if child is None:
+            child = _rejection_children[code] = EVENT_REJECTIONS.labels(code)
+        child.inc()
 
 
 def record_websocket(opened: bool) -> None:
