@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphql_petstore.auth import token_name
 from graphql_petstore.observability import metrics, tracing
 from graphql_petstore.observability.current import CURRENT_REQUEST
-from graphql_petstore.observability.logs import cut
+from graphql_petstore.observability.logs import cut, write_json_line
 from graphql_petstore.observability.metrics import (
     GRAPHQL_ERROR,
     INTERNAL_ERROR,
@@ -233,6 +233,8 @@ def log_access(record: RequestRecord, seconds: float) -> None:
         summary = f"{record.method} {record.path} {record.status}"
     else:
         summary = f"websocket {record.operation_type} {name or ''}".rstrip()
+    if write_json_line(access_logger, level, summary, fields):
+        return
     # Made and handed on directly: Logger.log would walk the stack (a deep
     # one, under the ASGI middleware) to find a caller that says nothing here.
     access_logger.handle(
