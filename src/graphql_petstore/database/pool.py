@@ -145,6 +145,9 @@ class ConnectionPool:
                 max_cached_statement_lifetime=0,
                 server_settings=self._server_settings,
                 connection_class=PetstoreConnection,
+                # asyncpg waits 60 s by default; a request waits no longer
+                # for a new connection than for a free one.
+                timeout=self.timeout,
             )
             try:
                 row = await conn.fetchrow(
