@@ -182,13 +182,15 @@ async def run_append(
     AppendOutcomeUnknown when the database cannot be asked in time.
     DomainError (a rule refused the event) and other database errors (the
     statement failed, so its transaction rolled back) pass through."""
+    sent = False
     backend: tuple[int, Any] | None = None
     try:
         async with pool.connection() as conn:
+            sent = True
             backend = conn.backend
             return await attempt(conn)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-        if backend is None:
+        if not sent:
             raise  # no connection: nothing was sent
         if not connection_lost(exc):
             error = domain_error_of(exc) if isinstance(exc, asyncpg.PostgresError) else None
@@ -212,19 +214,29 @@ class AppendNotStored(PetstoreError):
 async def _settle(
     pool: ConnectionPool,
     event_id: uuid.UUID,
-    backend: tuple[int, Any],
+    backend: tuple[int, Any] | None,
     settled: Callable[[PetstoreConnection], Awaitable[T | None]],
     lost: BaseException,
 ) -> T:
+    """`backend` None: the append went through a transaction pooler, which
+    does not say which backend ran it, so none can be ended: the event may
+    still commit, and only its arrival settles the outcome; until the
+    deadline passes without it, nothing can be reported but "unknown"."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while True:
         try:
             async with pool.connection() as conn:
-                await _end_backend(conn, backend)
+                if backend is not None:
+                    await _end_backend(conn, backend)
                 found = await settled(conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             if time.monotonic() >= deadline:
                 raise AppendOutcomeUnknown(event_id) from exc
+            await asyncio.sleep(SETTLE_INTERVAL)
+            continue
+        if found is None and backend is None:
+            if time.monotonic() >= deadline:
+                raise AppendOutcomeUnknown(event_id) from lost
             await asyncio.sleep(SETTLE_INTERVAL)
             continue
         if found is None:
