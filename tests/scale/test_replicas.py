@@ -1,0 +1,180 @@
+"""Read replicas against real streaming standbys (the cluster fixture: a
+primary and two hot standbys made with pg_basebackup -R): queries go to the
+replicas in turn, a read with a mutation's consistency token is served by a
+replica only once it has the write, else by the primary within the bound,
+and a replica that stops answering is skipped until it answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from tests.scale.cluster import Cluster, Postgres
+from tests.scale.conftest import caught_up
+from tests.scale.petstore import PET, PETS, Client, petstore
+
+pytestmark = pytest.mark.once
+
+WAIT = 0.5  # PETSTORE_CONSISTENCY_WAIT of these tests
+REPLICAS = {"replica-1", "replica-2"}
+
+
+def replica_urls(cluster: Cluster, database: str) -> tuple[str, ...]:
+    return tuple(replica.url(database) for replica in cluster.replicas)
+
+
+@contextlib.asynccontextmanager
+async def replay_paused(replicas: list[Postgres]) -> AsyncIterator[None]:
+    """Every replica receives WAL but replays none of it until the block ends."""
+    connections = [await asyncpg.connect(replica.url()) for replica in replicas]
+    try:
+        for conn in connections:
+            await conn.execute("select pg_wal_replay_pause()")
+            while await conn.fetchval("select pg_get_wal_replay_pause_state()") != "paused":
+                await asyncio.sleep(0.01)
+        yield
+    finally:
+        for conn in connections:
+            await conn.execute("select pg_wal_replay_resume()")
+            await conn.close()
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "strawberry"])
+async def test_a_read_with_the_writes_token_is_served_by_a_replica_and_sees_the_write(
+    cluster: Cluster, scale_database: str, compiled: bool
+) -> None:
+    async with petstore(
+        cluster.primary.url(scale_database),
+        read_replica_urls=replica_urls(cluster, scale_database),
+        consistency_wait=WAIT,
+        compiled_operations=compiled,
+    ) as client:
+        answer = await client.post(
+            "mutation($i: RecordPetArrivalInput!) { recordPetArrival(input: $i) "
+            "{ pet { id } consistencyToken } }",
+            {"i": {"name": "Rex", "species": "Dog", "price": "10.00"}},
+            write=True,
+        )
+        assert answer.served_by == {"node": "primary"}
+        pet_id = answer.data["recordPetArrival"]["pet"]["id"]
+        token = answer.data["recordPetArrival"]["consistencyToken"]
+        assert token.startswith("v1.")
+
+        for _ in range(4):
+            token = await client.change_price(pet_id, "11.00")
+            read = await client.pet(pet_id, token)
+            assert read.served_by["node"] in REPLICAS, read.body
+            assert "fallbackFrom" not in read.served_by
+            assert read.served_by["waitedSeconds"] <= WAIT
+            assert read.data["pet"]["price"] == "11.00"
+            token = await client.change_price(pet_id, "12.00")
+            read = await client.post(PETS, token=token)
+            assert read.served_by["node"] in REPLICAS
+            assert read.data["pets"]["edges"][0]["node"]["price"] == "12.00"
+
+
+async def test_queries_go_to_the_replicas_in_turn_and_the_rest_to_the_primary(
+    cluster: Cluster, scale_database: str
+) -> None:
+    async with petstore(
+        cluster.primary.url(scale_database),
+        read_replica_urls=replica_urls(cluster, scale_database),
+    ) as client:
+        pet_id, _ = await client.arrive("Rex")
+        served = [(await client.pet(pet_id)).served_by["node"] for _ in range(6)]
+        assert set(served) == REPLICAS
+        assert all(a != b for a, b in zip(served, served[1:], strict=False)), served
+        # pet(asOf:) reads the newest history, which only the primary is sure of.
+        as_of = await client.post(
+            'query($id: UUID!) { pet(id: $id, asOf: "2100-01-01T00:00:00Z") { id } }',
+            {"id": pet_id},
+        )
+        assert as_of.served_by == {"node": "primary"}
+        assert as_of.data == {"pet": {"id": pet_id}}
+        write = await client.post(
+            "mutation($i: ChangePetPriceInput!) { changePetPrice(input: $i) { pet { price } } }",
+            {"i": {"petId": pet_id, "newPrice": "2.00"}},
+            write=True,
+        )
+        assert write.served_by == {"node": "primary"}
+
+
+async def test_while_the_replicas_replay_nothing_a_token_falls_back_to_the_primary_and_no_token_reads_stale(
+    cluster: Cluster, scale_database: str
+) -> None:
+    async with petstore(
+        cluster.primary.url(scale_database),
+        read_replica_urls=replica_urls(cluster, scale_database),
+        consistency_wait=WAIT,
+    ) as client:
+        pet_id, _ = await client.arrive("Rex", "10.00")
+        await caught_up(cluster)
+        async with replay_paused(cluster.replicas):
+            token = await client.change_price(pet_id, "20.00")
+
+            with_token = await client.pet(pet_id, token)
+            assert with_token.served_by["node"] == "primary"
+            assert with_token.served_by["fallbackFrom"] in REPLICAS
+            assert with_token.served_by["waitedSeconds"] >= WAIT
+            assert with_token.data["pet"]["price"] == "20.00"
+
+            # Without a token a replica answers, with the state it has replayed.
+            without = await client.pet(pet_id)
+            assert without.served_by["node"] in REPLICAS
+            assert without.data["pet"]["price"] == "10.00"
+            # Its lag shows once a health check has measured it.
+            deadline = time.monotonic() + 15
+            while (await client.pet(pet_id)).served_by.get("lagSeconds", 0) <= 0:
+                assert time.monotonic() < deadline, "the replicas' lag never showed"
+                await asyncio.sleep(0.2)
+            lags = {s.name: s.lag_seconds for s in client.app.state.cluster_status.replicas}
+            assert all(lag is not None and lag > 0 for lag in lags.values()), lags
+
+        # Replay resumed: the token's read goes to a replica again.
+        after = await client.pet(pet_id, token)
+        assert after.served_by["node"] in REPLICAS
+        assert after.data["pet"]["price"] == "20.00"
+
+
+async def test_a_stopped_replica_is_skipped_and_queries_answer_until_it_is_back(
+    cluster: Cluster, scale_database: str
+) -> None:
+    async with petstore(
+        cluster.primary.url(scale_database),
+        read_replica_urls=replica_urls(cluster, scale_database),
+        consistency_wait=WAIT,
+    ) as client:
+        pet_id, token = await client.arrive("Rex")
+        first, second = cluster.replicas
+        try:
+            second.stop("fast")
+            # Reads that meet the stopped replica run again elsewhere.
+            for _ in range(6):
+                read = await client.pet(pet_id)
+                assert read.served_by["node"] in ("replica-1", "primary"), read.body
+                assert read.data["pet"]["id"] == pet_id
+            status = {s.name: s.up for s in client.app.state.cluster_status.replicas}
+            assert status == {"replica-1": True, "replica-2": False}
+
+            first.stop("fast")
+            for use_token in (None, token):
+                read = await client.pet(pet_id, use_token)
+                assert read.served_by["node"] == "primary", read.body
+                assert read.data["pet"]["id"] == pet_id
+        finally:
+            for replica in (first, second):
+                if not replica.running():
+                    replica.start()
+        # Retried later: each is read from again once a check finds it answering.
+        deadline = time.monotonic() + 20
+        seen: set[str] = set()
+        while seen != REPLICAS:
+            assert time.monotonic() < deadline, f"only {seen} came back"
+            seen.add((await client.pet(pet_id)).served_by["node"])
+            seen.discard("primary")
+            await asyncio.sleep(0.1)
