@@ -13,6 +13,7 @@ import uvicorn
 
 from graphql_petstore.database.location import database_url
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.pooler import check_pooler
 from graphql_petstore.settings import Settings
 
 GENERATED_TOKEN_NAME = "admin"
@@ -21,6 +22,7 @@ GENERATED_TOKEN_NAME = "admin"
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     with database_url(settings) as url:
         asyncio.run(migrate(url))
+        asyncio.run(check_pooler(settings, url, "DATABASE_URL"))
         # The workers (uvicorn's child processes) read their settings from the
         # environment: hand them the resolved database and the tokens.
         os.environ["DATABASE_URL"] = url

@@ -52,7 +52,11 @@ class PgBouncer:
     server, logging in as whatever user (and password) its clients give, the
     way docs/scaling.md configures it."""
 
-    def __init__(self, server_url: str, pool_size: int = 20) -> None:
+    def __init__(
+        self, server_url: str, pool_size: int = 20, ignore_startup_parameters: str = ""
+    ) -> None:
+        """`ignore_startup_parameters`: what PgBouncer accepts from a client
+        at connect and drops (by default it refuses any it does not know)."""
         self.executable = require_executable("pgbouncer", "apt-get install pgbouncer")
         self.root = scratch_directory("petstore-pgbouncer-")
         self.port = free_port()
@@ -65,9 +69,12 @@ class PgBouncer:
             "".join(f'"{user}" ""\n' for user in ("postgres", "petstore_api", "petstore_owner"))
         )
         config = self.root / "pgbouncer.ini"
+        # The settings that the server sends at connect without a pooler
+        # (database/pooler.py): here every server session gets them once.
+        session = "connect_query='SET petstore.notify TO batched; SET jit TO off'"
         config.write_text(
             f"""[databases]
-* = host={server.hostname} port={server.port} connect_query='SET petstore.notify TO batched; SET jit TO off'
+* = host={server.hostname} port={server.port} {session}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -77,6 +84,7 @@ auth_type = trust
 auth_file = {self.users}
 pool_mode = transaction
 default_pool_size = {pool_size}
+ignore_startup_parameters = {ignore_startup_parameters}
 max_client_conn = 1000
 logfile = {self.log}
 pidfile = {self.root / "pgbouncer.pid"}

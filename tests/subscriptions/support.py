@@ -517,7 +517,7 @@ async def connect(
                 http,
                 subprotocols=[PROTOCOL],
                 keepalive_ping_interval_seconds=20 if keepalive else None,
-                headers=headers,
+                headers=headers or {},
             ) as ws,
         ):
             client = GraphQLWebSocket(ws)

@@ -22,6 +22,7 @@ from graphql_petstore.database.engine import SESSION_SETTINGS
 from graphql_petstore.database.location import libpq_url
 from graphql_petstore.database.pool import pool_settings
 from graphql_petstore.errors import ConfigurationError
+from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +133,13 @@ async def check_transaction_pooler(url: str) -> None:
             host,
             "; ".join(missing),
         )
+
+
+async def check_pooler(settings: Settings, url: str, setting: str) -> None:
+    """Before serving on `url` (named by `setting`): through a declared
+    transaction pooler, warn of the session settings it lacks; else refuse a
+    transaction pooler that nobody declared."""
+    if settings.database_pooler == "transaction":
+        await check_transaction_pooler(url)
+    else:
+        await refuse_undeclared_pooler(url, setting)
