@@ -51,9 +51,12 @@ class Answer:
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, app: Starlette | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, app: Starlette | None = None, api_token: str = API_TOKEN
+    ) -> None:
         self.http = http
         self.app = app
+        self.api_token = api_token
 
     async def post(
         self,
@@ -63,7 +66,7 @@ class Client:
         token: str | None = None,
         write: bool = False,
     ) -> Answer:
-        headers = {"Authorization": f"Bearer {API_TOKEN}"} if write else {}
+        headers = {"Authorization": f"Bearer {self.api_token}"} if write else {}
         if token is not None:
             headers[TOKEN_HEADER] = token
         response = await self.http.post(

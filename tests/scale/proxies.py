@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -111,6 +111,7 @@ pidfile = {self.root / "pgbouncer.pid"}
 
     def stop(self) -> None:
         _stop(self.process)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _ids(user: str) -> tuple[int, int]:
@@ -147,6 +148,9 @@ class HAProxy:
 
 defaults
     mode http
+    # A connection that a dead server refuses is tried on another one.
+    option redispatch
+    retries 3
     timeout connect 2s
     timeout client 60s
     timeout server 60s
@@ -165,13 +169,14 @@ backend servers
 {backends}
 """
         )
-        self.process = subprocess.Popen(
-            [self.executable, "-db", "-f", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [self.executable, "-db", "-f", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         _wait_for_port(self.port, self.process, self.log)
 
     @property
@@ -184,11 +189,4 @@ backend servers
 
     def stop(self) -> None:
         _stop(self.process)
-
-
-@contextlib.contextmanager
-def running(proxy: PgBouncer | HAProxy) -> Iterator[PgBouncer | HAProxy]:
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

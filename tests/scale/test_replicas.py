@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from graphql_petstore.database.consistency import TOKEN_HEADER
 from tests.scale.cluster import Cluster, Postgres
 from tests.scale.conftest import caught_up
-from tests.scale.petstore import PETS, petstore
+from tests.scale.petstore import PET, PETS, Client, petstore
+from tests.subscriptions.support import API_TOKEN, connect, start_server
 
 pytestmark = pytest.mark.once
 
@@ -85,6 +89,39 @@ async def test_a_read_with_the_writes_token_is_served_by_a_replica_and_sees_the_
             read = await client.post(PETS, token=token)
             assert read.served_by["node"] in REPLICAS
             assert read.data["pets"]["edges"][0]["node"]["price"] == "12.00"
+
+
+_MEASURED = re.compile(rb'"(lagSeconds|waitedSeconds)":[-+0-9.eE]+')
+
+
+def _without_measurements(body: bytes) -> bytes:
+    return _MEASURED.sub(rb'"\1":0', body)
+
+
+async def test_both_paths_answer_a_routed_read_alike(cluster: Cluster, scale_database: str) -> None:
+    urls = replica_urls(cluster, scale_database)
+    primary = cluster.primary.url(scale_database)
+    async with (
+        petstore(primary, read_replica_urls=urls, consistency_wait=WAIT) as compiled,
+        petstore(
+            primary, read_replica_urls=urls, consistency_wait=WAIT, compiled_operations=False
+        ) as reference,
+    ):
+        pet_id, token = await compiled.arrive("Rex")
+        answered = compiled.app.state.compiled.answered
+        for document, variables, given in (
+            (PET, {"id": pet_id}, None),
+            (PET, {"id": pet_id}, token),
+            (PETS, {}, None),
+            (PETS, {}, token),
+        ):
+            headers = {} if given is None else {TOKEN_HEADER: given}
+            body = {"query": document, "variables": variables}
+            ours = await compiled.http.post("/graphql", json=body, headers=headers)
+            theirs = await reference.http.post("/graphql", json=body, headers=headers)
+            assert b'"servedBy":{"node":"replica-' in ours.content
+            assert _without_measurements(ours.content) == _without_measurements(theirs.content)
+        assert compiled.app.state.compiled.answered == answered + 4
 
 
 async def test_queries_go_to_the_replicas_in_turn_and_the_rest_to_the_primary(
@@ -187,3 +224,34 @@ async def test_a_stopped_replica_is_skipped_and_queries_answer_until_it_is_back(
             seen.add((await client.pet(pet_id)).served_by["node"])
             seen.discard("primary")
             await asyncio.sleep(0.1)
+
+
+async def test_serve_reads_from_its_replicas_and_takes_a_token_in_connection_init(
+    cluster: Cluster, scale_database: str, tmp_path: Path
+) -> None:
+    server = await start_server(
+        cluster.primary.url(scale_database),
+        tmp_path,
+        PETSTORE_READ_REPLICA_URLS=",".join(replica_urls(cluster, scale_database)),
+    )
+    try:
+        client = Client(server.http, api_token=API_TOKEN)
+        pet_id, token = await client.arrive("Rex")
+        read = await client.pet(pet_id, token)
+        assert read.served_by["node"] in REPLICAS
+        assert read.data["pet"]["id"] == pet_id
+        # Subscriptions read the stream from the primary: a token has nothing
+        # to wait for there, but must be one.
+        async with connect(server, init_payload={"consistencyToken": token}) as ws:
+            stream = await ws.events(after="0")
+            (event,) = await stream.take(1)
+            assert event["petId"] == pet_id
+        async with connect(server, init=False) as ws:
+            await ws.init_unacknowledged({"consistencyToken": "v1.nope"})
+            assert await ws.wait_closed() == (4403, "Forbidden")
+        malformed = await client.post(PET, {"id": pet_id}, token="v2.0123")
+        assert malformed.status == 400
+        assert malformed.body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "Petstore-Consistency-Token" in malformed.body["errors"][0]["message"]
+    finally:
+        await server.close()

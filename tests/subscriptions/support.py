@@ -410,8 +410,11 @@ class GraphQLWebSocket:
         await asyncio.wait_for(self.closed.wait(), within)
         return self.close_code, self.close_reason
 
-    async def init(self, payload: dict[str, Any] | None = None) -> None:
+    async def init_unacknowledged(self, payload: dict[str, Any] | None = None) -> None:
         await self.ws.send_json({"type": "connection_init", "payload": payload or {}})
+
+    async def init(self, payload: dict[str, Any] | None = None) -> None:
+        await self.init_unacknowledged(payload)
         ack = await self.message(None)
         assert ack == {"type": "connection_ack"}, ack
 
