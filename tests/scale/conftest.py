@@ -14,9 +14,12 @@ import pytest
 import pytest_asyncio
 
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.roles import API_ROLE, restrict_temporary_statement
 from tests.scale.cluster import Cluster, Postgres
 
 REPLICATION_TIMEOUT = 30.0
+# What serve logs in as (its privileges come over to the replicas with the rest).
+API_USER = API_ROLE
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +54,7 @@ async def scale_database(cluster: Cluster, cluster_template: str) -> AsyncIterat
     admin = await asyncpg.connect(cluster.primary.url())
     try:
         await admin.execute(f'create database "{name}" template "{cluster_template}"')
+        await admin.execute(restrict_temporary_statement(name))
         for replica in cluster.replicas:
             if replica.running():
                 await wait_for_database(replica, name)

@@ -4,8 +4,12 @@ reads which node served each answer."""
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,3 +112,19 @@ async def petstore(database_url: str, **overrides: Any) -> AsyncIterator[Client]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
             yield Client(http, app)
+
+
+def serve_exits(env: dict[str, str]) -> tuple[int, str]:
+    """Runs serve until it exits (it must, by refusing to start)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PETSTORE_")}
+    environment.update(env)
+    environment["PETSTORE_API_TOKENS"] = f"tester:{API_TOKEN}"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("graphql-petstore")), "serve", "--port", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, result.stderr

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,10 +20,10 @@ from graphql_petstore.app import create_app
 from tests.conftest import GraphQLClient
 from tests.scale import workload
 from tests.scale.cluster import Cluster
-from tests.scale.petstore import settings
+from tests.scale.conftest import API_USER
+from tests.scale.petstore import serve_exits, settings
 from tests.scale.proxies import PgBouncer
 from tests.subscriptions.support import (
-    API_TOKEN,
     connect,
     sql_arrive,
     sql_change_price,
@@ -63,7 +60,9 @@ async def test_every_mutation_query_and_rule_violation_works_through_pgbouncer(
     bouncer: PgBouncer, scale_database: str, compiled: bool
 ) -> None:
     async with client_of(
-        bouncer.url(scale_database), database_pooler="transaction", compiled_operations=compiled
+        bouncer.url(scale_database, API_USER),
+        database_pooler="transaction",
+        compiled_operations=compiled,
     ) as gql:
         outcome = await workload.run(gql, clients=8)
     assert outcome.operations == 200
@@ -83,7 +82,7 @@ async def test_without_the_pooler_setting_prepared_statements_fail_through_pgbou
         ignore_startup_parameters="idle_in_transaction_session_timeout, petstore.notify, jit",
     )
     try:
-        async with client_of(lenient.url(scale_database)) as gql:
+        async with client_of(lenient.url(scale_database, API_USER)) as gql:
             outcome = await workload.run(gql, clients=8)
     finally:
         lenient.stop()
@@ -99,7 +98,7 @@ async def test_subscriptions_poll_through_pgbouncer(
     server = await start_server(
         cluster.primary.url(scale_database),
         tmp_path,
-        PETSTORE_API_DATABASE_URL=bouncer.url(scale_database),
+        PETSTORE_API_DATABASE_URL=bouncer.url(scale_database, API_USER),
         PETSTORE_DATABASE_POOLER="transaction",
         PETSTORE_POLL_INTERVAL="0.3",
     )
@@ -125,22 +124,6 @@ async def test_subscriptions_poll_through_pgbouncer(
         await server.close()
 
 
-def serve_exits(env: dict[str, str]) -> tuple[int, str]:
-    """Runs serve until it exits (it must, by refusing to start)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PETSTORE_")}
-    environment.update(env)
-    environment["PETSTORE_API_TOKENS"] = f"tester:{API_TOKEN}"
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("graphql-petstore")), "serve", "--port", "0"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return result.returncode, result.stderr
-
-
 async def test_serve_refuses_listen_mode_through_a_transaction_pooler(
     cluster: Cluster, bouncer: PgBouncer, scale_database: str
 ) -> None:
@@ -148,7 +131,7 @@ async def test_serve_refuses_listen_mode_through_a_transaction_pooler(
         serve_exits,
         {
             "DATABASE_URL": cluster.primary.url(scale_database),
-            "PETSTORE_API_DATABASE_URL": bouncer.url(scale_database),
+            "PETSTORE_API_DATABASE_URL": bouncer.url(scale_database, API_USER),
             "PETSTORE_DATABASE_POOLER": "transaction",
             "PETSTORE_SUBSCRIPTIONS": "listen",
         },
@@ -164,7 +147,7 @@ async def test_serve_notices_a_transaction_pooler_it_was_not_told_about(
         serve_exits,
         {
             "DATABASE_URL": cluster.primary.url(scale_database),
-            "PETSTORE_API_DATABASE_URL": bouncer.url(scale_database),
+            "PETSTORE_API_DATABASE_URL": bouncer.url(scale_database, API_USER),
         },
     )
     assert code == 2, stderr

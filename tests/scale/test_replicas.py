@@ -19,8 +19,8 @@ import pytest
 
 from graphql_petstore.database.consistency import TOKEN_HEADER
 from tests.scale.cluster import Cluster, Postgres
-from tests.scale.conftest import caught_up
-from tests.scale.petstore import PET, PETS, Client, petstore
+from tests.scale.conftest import API_USER, caught_up
+from tests.scale.petstore import PET, PETS, Client, petstore, serve_exits
 from tests.subscriptions.support import API_TOKEN, connect, start_server
 
 pytestmark = pytest.mark.once
@@ -30,7 +30,7 @@ REPLICAS = {"replica-1", "replica-2"}
 
 
 def replica_urls(cluster: Cluster, database: str) -> tuple[str, ...]:
-    return tuple(replica.url(database) for replica in cluster.replicas)
+    return tuple(replica.url(database, API_USER) for replica in cluster.replicas)
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +62,7 @@ async def test_a_read_with_the_writes_token_is_served_by_a_replica_and_sees_the_
     cluster: Cluster, scale_database: str, compiled: bool
 ) -> None:
     async with petstore(
-        cluster.primary.url(scale_database),
+        cluster.primary.url(scale_database, API_USER),
         read_replica_urls=replica_urls(cluster, scale_database),
         consistency_wait=WAIT,
         compiled_operations=compiled,
@@ -100,7 +100,7 @@ def _without_measurements(body: bytes) -> bytes:
 
 async def test_both_paths_answer_a_routed_read_alike(cluster: Cluster, scale_database: str) -> None:
     urls = replica_urls(cluster, scale_database)
-    primary = cluster.primary.url(scale_database)
+    primary = cluster.primary.url(scale_database, API_USER)
     async with (
         petstore(primary, read_replica_urls=urls, consistency_wait=WAIT) as compiled,
         petstore(
@@ -128,7 +128,7 @@ async def test_queries_go_to_the_replicas_in_turn_and_the_rest_to_the_primary(
     cluster: Cluster, scale_database: str
 ) -> None:
     async with petstore(
-        cluster.primary.url(scale_database),
+        cluster.primary.url(scale_database, API_USER),
         read_replica_urls=replica_urls(cluster, scale_database),
     ) as client:
         pet_id, _ = await client.arrive("Rex")
@@ -154,7 +154,7 @@ async def test_while_replay_is_paused_a_token_falls_back_to_the_primary_and_none
     cluster: Cluster, scale_database: str
 ) -> None:
     async with petstore(
-        cluster.primary.url(scale_database),
+        cluster.primary.url(scale_database, API_USER),
         read_replica_urls=replica_urls(cluster, scale_database),
         consistency_wait=WAIT,
     ) as client:
@@ -191,7 +191,7 @@ async def test_a_stopped_replica_is_skipped_and_queries_answer_until_it_is_back(
     cluster: Cluster, scale_database: str
 ) -> None:
     async with petstore(
-        cluster.primary.url(scale_database),
+        cluster.primary.url(scale_database, API_USER),
         read_replica_urls=replica_urls(cluster, scale_database),
         consistency_wait=WAIT,
     ) as client:
@@ -255,3 +255,17 @@ async def test_serve_reads_from_its_replicas_and_takes_a_token_in_connection_ini
         assert "Petstore-Consistency-Token" in malformed.body["errors"][0]["message"]
     finally:
         await server.close()
+
+
+async def test_serve_refuses_a_replica_that_logs_in_as_more_than_petstore_api(
+    cluster: Cluster, scale_database: str
+) -> None:
+    code, stderr = await asyncio.to_thread(
+        serve_exits,
+        {
+            "DATABASE_URL": cluster.primary.url(scale_database),
+            "PETSTORE_READ_REPLICA_URLS": cluster.replicas[0].url(scale_database, "postgres"),
+        },
+    )
+    assert code == 2, stderr
+    assert "PETSTORE_READ_REPLICA_URLS logs in as postgres, which can bypass" in stderr
