@@ -43,15 +43,17 @@ from tests.scale.proxies import PgBouncer
 
 from api.scenarios import Bench
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.roles import API_ROLE
 from harness.cpu import CpuMeter, processes
 from harness.database import connected, pet_ids
 from harness.http_client import Requests
 from harness.load import run_async
-from harness.report import HEADER, command_line, say, say_machine
+from harness.report import HEADER, command_line, say, say_machine, say_result
 from harness.results import Result
 from harness.rounds import alternate, summarize
 from harness.seeding import SeedPlan, seed
 from harness.server import Server
+from scale.raw_appends import raw_appends
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -106,12 +108,13 @@ async def amain(args: argparse.Namespace) -> int:
         say(f"PostgreSQL {version}: a primary and 2 streaming replicas of this run's own")
         await seed(url, SeedPlan(args.pets, args.events))
         every_pet, changeable = await pet_ids(url)
-        replicas = [replica.url(name) for replica in cluster.replicas]
+        # serve works as petstore_api (made by migrate; the replicas have it too).
+        replicas = [replica.url(name, API_ROLE) for replica in cluster.replicas]
 
         variants = {
             "direct": {},
             "pgbouncer": {
-                "PETSTORE_API_DATABASE_URL": bouncer.url(name),
+                "PETSTORE_API_DATABASE_URL": bouncer.url(name, API_ROLE),
                 "PETSTORE_DATABASE_POOLER": "transaction",
             },
             "1 replica": {"PETSTORE_READ_REPLICA_URLS": replicas[0]},
@@ -128,6 +131,7 @@ async def amain(args: argparse.Namespace) -> int:
         meter.add("client", lambda: processes([os.getpid()]))
         meter.add("server", lambda: [p for s in servers.values() for p in s.processes()])
         meter.add("pg", postgres_tree([cluster.primary, *cluster.replicas]))
+        meter.add("pgbouncer", lambda: processes([bouncer.process.pid]))
 
         def bench_of(variant: str) -> Bench:
             server = servers[variant]
@@ -155,6 +159,24 @@ async def amain(args: argparse.Namespace) -> int:
             ["direct", "pgbouncer"],
             measure(lambda b, label: b.change_price(args.append_concurrency, label)),
         )
+        # The same appends without the HTTP server: what the pooler costs the
+        # database path, with the statement cache's share apart.
+        raw_variants = {
+            "direct": (url, False),
+            "direct, no statement cache": (url, True),
+            "pgbouncer": (bouncer.url(name, API_ROLE), True),
+        }
+
+        async def raw(round_no: int, variant: str) -> Result:
+            target, pooled = raw_variants[variant]
+            result = Result(
+                f"raw append() [{variant}]", "raw", args.append_concurrency, "cli=1", args.duration
+            )
+            await raw_appends(target, pooled, changeable, result, args.warmup, meter)
+            say_result(result)
+            return result
+
+        figures["raw append()"] = await alternate(args.rounds, list(raw_variants), raw)
         readers = ["direct", "1 replica", "2 replicas"]  # direct: no replicas
         figures["pets(first: 50)"] = await alternate(
             args.rounds,
@@ -173,9 +195,9 @@ async def amain(args: argparse.Namespace) -> int:
             summaries = {variant: summarize(results) for variant, results in by_variant.items()}
             baseline = next(iter(summaries.values()))
             for variant, s in summaries.items():
-                cpu = " ".join(f"{k}={s.cpu[k]:.0f}" for k in ("client", "server", "pg", "other"))
+                cpu = " ".join(f"{k}={v:.0f}" for k, v in sorted(s.cpu.items()) if k != "idle")
                 say(
-                    f"  {scenario:<18} {variant:<11} {s.mean:8.1f}  ({s.low:.0f}-{s.high:.0f})"
+                    f"  {scenario:<16} {variant:<26} {s.mean:8.1f}  ({s.low:.0f}-{s.high:.0f})"
                     f"  p50 {s.p50:6.2f}  x{s.ratio(baseline):.2f}  {cpu}"
                 )
         say(f"command: {command_line()}; errors: {errors}")
