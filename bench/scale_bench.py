@@ -162,17 +162,25 @@ async def amain(args: argparse.Namespace) -> int:
         # The same appends without the HTTP server: what the pooler costs the
         # database path, with the statement cache's share apart.
         raw_variants = {
-            "direct": (url, False),
-            "direct, no statement cache": (url, True),
-            "pgbouncer": (bouncer.url(name, API_ROLE), True),
+            "direct": (url, True, True),
+            "direct, no statement cache": (url, False, True),
+            "pgbouncer": (bouncer.url(name, API_ROLE), False, False),
         }
 
         async def raw(round_no: int, variant: str) -> Result:
-            target, pooled = raw_variants[variant]
+            target, cache, settings = raw_variants[variant]
             result = Result(
                 f"raw append() [{variant}]", "raw", args.append_concurrency, "cli=1", args.duration
             )
-            await raw_appends(target, pooled, changeable, result, args.warmup, meter)
+            await raw_appends(
+                target,
+                statement_cache=cache,
+                session_settings=settings,
+                pet_ids=changeable,
+                result=result,
+                warmup=args.warmup,
+                meter=meter,
+            )
             say_result(result)
             return result
 

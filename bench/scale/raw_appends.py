@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Sequence
 
 from graphql_petstore.database.appends import Command, append, new_id
-from graphql_petstore.database.engine import create_pool
+from graphql_petstore.database.engine import POOL_TIMEOUT, SESSION_SETTINGS
+from graphql_petstore.database.pool import ConnectionPool, pool_settings
 from harness.cpu import CpuMeter
 from harness.load import User, run_load
 from harness.results import Result
@@ -18,16 +19,27 @@ from harness.seeding import random_price
 
 async def raw_appends(
     url: str,
-    transaction_pooler: bool,
+    *,
+    statement_cache: bool,
+    session_settings: bool,
     pet_ids: Sequence[str],
     result: Result,
     warmup: float,
     meter: CpuMeter,
 ) -> Result:
     """`result.concurrency` tasks, each appending price changes of pets of its
-    own (no two wait for one row lock) through one pool of that size."""
+    own (no two wait for one row lock) through one pool of that size: with or
+    without asyncpg's statement cache (as through a transaction pooler), with
+    or without the session settings sent at connect (a pooler refuses them;
+    PgBouncer's connect_query gives them instead)."""
     concurrency = result.concurrency
-    pool = create_pool(url, concurrency, transaction_pooler=transaction_pooler)
+    pool = ConnectionPool(
+        url,
+        concurrency,
+        timeout=POOL_TIMEOUT,
+        server_settings=pool_settings(SESSION_SETTINGS) if session_settings else {},
+        transaction_pooler=not statement_cache,
+    )
     rng = random.Random(concurrency)
     try:
 
