@@ -150,20 +150,25 @@ class ConnectionPool:
         # None: a slot that a discarded connection freed, reserved for us.
         return handed if handed is not None else await self._connect()
 
-    async def _connect(self) -> PetstoreConnection:
-        """Opens a connection in a slot already counted in _open."""
+    async def connect_one(self) -> PetstoreConnection:
+        """A connection like the pool's, outside it: the caller closes it."""
         options: dict[str, Any] = {}
         if self._connect_timeout is not None:
             options["timeout"] = self._connect_timeout
+        conn: PetstoreConnection = await asyncpg.connect(
+            self._url,
+            statement_cache_size=0 if self.transaction_pooler else STATEMENT_CACHE_SIZE,
+            max_cached_statement_lifetime=0,
+            server_settings=self._server_settings,
+            connection_class=PetstoreConnection,
+            **options,
+        )
+        return conn
+
+    async def _connect(self) -> PetstoreConnection:
+        """Opens a connection in a slot already counted in _open."""
         try:
-            conn: PetstoreConnection = await asyncpg.connect(
-                self._url,
-                statement_cache_size=0 if self.transaction_pooler else STATEMENT_CACHE_SIZE,
-                max_cached_statement_lifetime=0,
-                server_settings=self._server_settings,
-                connection_class=PetstoreConnection,
-                **options,
-            )
+            conn = await self.connect_one()
             if self.transaction_pooler:
                 conn.backend = None
                 return conn

@@ -34,7 +34,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.database.cluster_status import ClusterStatus, ReplicaState
-from graphql_petstore.database.pool import ConnectionPool, PetstoreConnection, connection_lost
+from graphql_petstore.database.pool import ConnectionPool, PoolTimeoutError, connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ class Node:
         self.up = not replica  # a replica is up once a check has found it so
         self.checked = False  # whether a check (or a read) has told yet
         self.lag_seconds: float | None = None
+        # The health check's own connection: a pool that requests keep busy
+        # must not make a replica look dead.
+        self.health_connection: asyncpg.Connection | None = None
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, up={self.up})"
@@ -152,6 +155,9 @@ class Router:
                 return Route(node)
             try:
                 replayed = await self._replayed(node, token, deadline)
+            except PoolTimeoutError:
+                # Busy, not dead: the primary answers this one.
+                return Route(self.primary, token, time.monotonic() - started, node.name)
             except Exception as exc:
                 if not _unavailable(exc):
                     raise
@@ -197,7 +203,8 @@ class Router:
             except Exception as exc:
                 if not node.replica:
                     raise
-                if _sqlstate(exc) == _RECOVERY_CONFLICT:
+                if isinstance(exc, PoolTimeoutError) or _sqlstate(exc) == _RECOVERY_CONFLICT:
+                    # Busy, or the standby's replay needed what the read saw.
                     route.node = self.primary
                 elif _unavailable(exc):
                     self._failed(node, exc)
@@ -241,6 +248,10 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for node in self.replicas:
+            if node.health_connection is not None:
+                node.health_connection.terminate()
+                node.health_connection = None
 
     async def _watch(self) -> None:
         while True:
@@ -253,9 +264,14 @@ class Router:
     async def _check(self, node: Node) -> None:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                async with node.pool.connection() as conn:
-                    row = await _health(conn)
+                conn = node.health_connection
+                if conn is None or conn.is_closed():
+                    conn = node.health_connection = await node.pool.connect_one()
+                row = await _health(conn)
         except Exception as exc:
+            if node.health_connection is not None:
+                node.health_connection.terminate()
+                node.health_connection = None
             self._failed(node, exc)
             return
         if not row["standby"]:
@@ -286,7 +302,7 @@ class Router:
         self.status._replica(ReplicaState(node.name, node.up, node.lag_seconds))
 
 
-async def _health(conn: PetstoreConnection) -> asyncpg.Record:
+async def _health(conn: asyncpg.Connection) -> asyncpg.Record:
     row: asyncpg.Record | None = await conn.fetchrow(_HEALTH)
     assert row is not None
     return row
