@@ -76,3 +76,4 @@ async def test_the_status_names_the_transaction_that_holds_the_stream_back_until
     await watch.check()
     assert status.horizon_blocker is None
     assert status.horizon_held_seconds == 0
+    await watch.stop()

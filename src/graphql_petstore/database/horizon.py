@@ -60,8 +60,12 @@ limit 1
 
 
 class HorizonWatch:
+    """Watches on a connection of its own (made like `pool`'s), so that it
+    never takes one from requests."""
+
     def __init__(self, pool: ConnectionPool, status: ClusterStatus, warning_after: float) -> None:
         self._pool = pool
+        self._conn: asyncpg.Connection | None = None
         self._status = status
         self.warning_after = warning_after
         self.interval = min(CHECK_INTERVAL, warning_after / 2)
@@ -79,6 +83,12 @@ class HorizonWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._forget_connection()
+
+    def _forget_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
 
     async def _watch(self) -> None:
         while True:
@@ -86,28 +96,31 @@ class HorizonWatch:
                 await self.check()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.debug("horizon watch: %s", exc)
+                self._forget_connection()
             await asyncio.sleep(self.interval)
 
     async def check(self) -> None:
-        async with self._pool.connection() as conn:
-            row = await conn.fetchrow(_HELD)
-            assert row is not None
-            if not row["held"]:
-                self._held_since, self._blocker = None, None
-                self._status._horizon(None, None)
-                return
-            xid = int(row["xmin"])
-            if self._blocker is None or self._blocker.xid != xid:
-                # Another transaction holds it now: the delay starts again.
-                found = await conn.fetchrow(_BLOCKER, str(xid))
-                self._held_since = time.monotonic()
-                self._blocker = HorizonBlocker(
-                    xid=xid,
-                    pid=None if found is None else found["pid"],
-                    database=None if found is None else found["database"],
-                    application=None if found is None else found["application"],
-                    state=None if found is None else found["state"],
-                )
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self._pool.connect_one()
+        conn = self._conn
+        row = await conn.fetchrow(_HELD)
+        assert row is not None
+        if not row["held"]:
+            self._held_since, self._blocker = None, None
+            self._status._horizon(None, None)
+            return
+        xid = int(row["xmin"])
+        if self._blocker is None or self._blocker.xid != xid:
+            # Another transaction holds it now: the delay starts again.
+            found = await conn.fetchrow(_BLOCKER, str(xid))
+            self._held_since = time.monotonic()
+            self._blocker = HorizonBlocker(
+                xid=xid,
+                pid=None if found is None else found["pid"],
+                database=None if found is None else found["database"],
+                application=None if found is None else found["application"],
+                state=None if found is None else found["state"],
+            )
         self._status._horizon(self._held_since, self._blocker)
         assert self._held_since is not None
         held = time.monotonic() - self._held_since
