@@ -11,6 +11,7 @@ history, which only the primary is sure to hold.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -70,12 +71,12 @@ def _as_of(field: FieldNode) -> bool:
 
 async def route_for(
     router: Router,
-    kind: OperationType,
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
-    token: Any,
+    token: uuid.UUID | None,
 ) -> Route:
-    if kind is not OperationType.QUERY or reads_as_of(operation, fragments):
+    """Where `operation` reads; `token`: the event its consistency token names."""
+    if operation.operation is not OperationType.QUERY or reads_as_of(operation, fragments):
         return router.primary_route()
     return await router.route(token)
 
@@ -103,11 +104,7 @@ class ReadRouting(SchemaExtension):
                     if isinstance(d, FragmentDefinitionNode)
                 }
                 context.route = await route_for(
-                    context.router,
-                    operation.operation,
-                    operation,
-                    fragments,
-                    context.consistency_token,
+                    context.router, operation, fragments, context.consistency_token
                 )
         yield
 

@@ -116,8 +116,8 @@ class CompiledGraphQL:
             reported = router.primary_route() if router.enabled else None
             return await self._write(scope, compiled, bindings, router.primary.pool, reported)
         state = scope.setdefault("state", {})
-        route: Route = await route_for(
-            router, plan.kind, plan.operation, plan.fragments, state.get("consistency_token")
+        route = await route_for(
+            router, plan.operation, plan.fragments, state.get("consistency_token")
         )
         # strawberry reads where this read went, should it answer instead.
         state["route"] = route
