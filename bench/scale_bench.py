@@ -7,10 +7,11 @@ It starts a PostgreSQL 18 primary with two hot standbys of its own (the
 embedded server's binaries: initdb, pg_basebackup -R; the same code as
 tests/scale starts) and PgBouncer in transaction-pooling mode in front of the
 primary (Debian's 1.18; it must be installed), migrates and seeds a database,
-and starts four `graphql-petstore serve` processes on it:
+and starts five `graphql-petstore serve` processes on it:
 
   * direct       the primary, sessions of its own, no replicas
-  * pgbouncer    through PgBouncer (PETSTORE_DATABASE_POOLER=transaction)
+  * pgbouncer    through PgBouncer (PETSTORE_DATABASE_POOLER=transaction), with
+                 the default pool of 10 connections and with one of 32
   * 1 replica    reads routed to one standby
   * 2 replicas   reads routed to both, in turn
 
@@ -117,6 +118,12 @@ async def amain(args: argparse.Namespace) -> int:
                 "PETSTORE_API_DATABASE_URL": bouncer.url(name, API_ROLE),
                 "PETSTORE_DATABASE_POOLER": "transaction",
             },
+            # Client connections to PgBouncer are cheap: as many as requests.
+            "pgbouncer, pool 32": {
+                "PETSTORE_API_DATABASE_URL": bouncer.url(name, API_ROLE),
+                "PETSTORE_DATABASE_POOLER": "transaction",
+                "PETSTORE_POOL_SIZE": str(args.append_concurrency),
+            },
             "1 replica": {"PETSTORE_READ_REPLICA_URLS": replicas[0]},
             "2 replicas": {"PETSTORE_READ_REPLICA_URLS": ",".join(replicas)},
         }
@@ -156,7 +163,7 @@ async def amain(args: argparse.Namespace) -> int:
 
         figures["changePetPrice"] = await alternate(
             args.rounds,
-            ["direct", "pgbouncer"],
+            ["direct", "pgbouncer", "pgbouncer, pool 32"],
             measure(lambda b, label: b.change_price(args.append_concurrency, label)),
         )
         # The same appends without the HTTP server: what the pooler costs the
