@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from graphql_petstore.app import create_app
+from graphql_petstore.database.migrations import migrate
 from tests.conftest import GraphQLClient
 from tests.scale import workload
 from tests.scale.cluster import Cluster
@@ -92,36 +93,51 @@ async def test_without_the_pooler_setting_prepared_statements_fail_through_pgbou
     print(f"without the setting: {len(outcome.failures)} of {outcome.operations} failed")
 
 
-async def test_subscriptions_poll_through_pgbouncer(
-    cluster: Cluster, bouncer: PgBouncer, scale_database: str, tmp_path: Path
+async def test_two_servers_poll_subscriptions_through_pgbouncer(
+    cluster: Cluster, scale_database: str, tmp_path: Path
 ) -> None:
-    server = await start_server(
-        cluster.primary.url(scale_database),
-        tmp_path,
-        PETSTORE_API_DATABASE_URL=bouncer.url(scale_database, API_USER),
-        PETSTORE_DATABASE_POOLER="transaction",
-        PETSTORE_POLL_INTERVAL="0.3",
-    )
+    """Each server's start-up and work leave nothing behind in the server
+    sessions that PgBouncer hands the other (here: one session for all, so
+    that a named statement left by one would meet the other's): two servers
+    through one PgBouncer, writes through one reaching the subscriber of the
+    other."""
+    narrow = PgBouncer(cluster.primary.url(), pool_size=1)
+    # Migrated as serve would: the two servers' start-ups are then alike.
+    await migrate(cluster.primary.url(scale_database))
+    servers = []
     direct = await asyncpg.connect(cluster.primary.url(scale_database))
     try:
+        for _ in range(2):
+            servers.append(
+                await start_server(
+                    cluster.primary.url(scale_database),
+                    tmp_path,
+                    PETSTORE_API_DATABASE_URL=narrow.url(scale_database, API_USER),
+                    PETSTORE_DATABASE_POOLER="transaction",
+                    PETSTORE_POLL_INTERVAL="0.3",
+                )
+            )
+        one, two = servers
         pet = await sql_arrive(direct, "Rex")
-        async with connect(server) as ws:
+        async with connect(two) as ws:
             stream = await ws.events(after="0")
             (arrival,) = await stream.take(1)
-            written = [await server.change_price(pet, "11.00")]
+            written = [await one.change_price(pet, "11.00")]
             written.append(await sql_change_price(direct, pet, "12.00"))
-            written.append(await server.change_price(pet, "13.00"))
+            written.append(await two.change_price(pet, "13.00"))
             received = await stream.take(3)
             assert [event["id"] for event in received] == written
             assert [event["newPrice"] for event in received] == ["11.00", "12.00", "13.00"]
-        assert [arrival, *received] == await server.events_page_by_page()
+        assert [arrival, *received] == await one.events_page_by_page()
         # Nobody listens: the server knows LISTEN cannot work through the pooler.
         assert "doorbell" not in await direct.fetchval(
             "select string_agg(application_name, ',') from pg_stat_activity"
         )
     finally:
         await direct.close()
-        await server.close()
+        for server in servers:
+            await server.close()
+        narrow.stop()
 
 
 async def test_serve_refuses_listen_mode_through_a_transaction_pooler(
