@@ -21,6 +21,15 @@ START_TIMEOUT = 15.0
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Returns once `process` listens on `port`; stops it if it never does."""
+    try:
+        _until_listening(port, process, log)
+    except BaseException:
+        _stop(process)
+        raise
+
+
+def _until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         assert process.poll() is None, f"exited early:\n{_tail(log)}"
