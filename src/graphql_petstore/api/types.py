@@ -336,6 +336,12 @@ class PetEventPayload:
     event: PetEvent | None = None
     pet: Pet | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    consistency_token: str | None = strawberry.field(
+        default=None,
+        description="Present it in a later request's Petstore-Consistency-Token header to read "
+        "this write: a replica answers only once it has the write, else the primary does. "
+        "Opaque. Null when nothing was stored.",
+    )
 
 
 ALL_EVENT_TYPES: list[type] = [cls for cls, _ in EVENT_CLASSES.values()]
