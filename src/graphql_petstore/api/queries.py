@@ -11,6 +11,7 @@ from graphql import GraphQLError
 
 from graphql_petstore.api import cursors
 from graphql_petstore.api.inputs import EventFilter, PetFilter
+from graphql_petstore.api.shielded_loads import load
 from graphql_petstore.api.types import (
     Info,
     PageInfo,
@@ -41,7 +42,7 @@ class Query:
     async def pet(self, info: Info, id: uuid.UUID, as_of: datetime | None = None) -> Pet | None:
         context: Context = info.context
         if as_of is None:
-            return await context.loaders.pet.load(id)
+            return await load(context.loaders.pet, id)
         require_zone("asOf", as_of)
         # The primary's (api/read_routing.py routes documents with asOf there).
         row = await context.read(lambda conn: reads.pet_as_of(conn, id, as_of))
