@@ -11,6 +11,7 @@ from graphql import GraphQLError
 
 from graphql_petstore.api import cursors
 from graphql_petstore.api.inputs import EventFilter, PetFilter
+from graphql_petstore.api.shielded_loads import load
 from graphql_petstore.api.types import (
     Info,
     PageInfo,
@@ -41,10 +42,10 @@ class Query:
     async def pet(self, info: Info, id: uuid.UUID, as_of: datetime | None = None) -> Pet | None:
         context: Context = info.context
         if as_of is None:
-            return await context.loaders.pet.load(id)
+            return await load(context.loaders.pet, id)
         require_zone("asOf", as_of)
-        async with context.engine.connect() as conn:
-            row = await reads.pet_as_of(conn, id, as_of)
+        # The primary's (api/read_routing.py routes documents with asOf there).
+        row = await context.read(lambda conn: reads.pet_as_of(conn, id, as_of))
         return None if row is None else Pet.from_row(row)
 
     @strawberry.field(description="Pets in id order.")
@@ -63,8 +64,7 @@ class Query:
             species=filter.species if filter else None,
             mother_id=filter.mother_id if filter else None,
         )
-        async with context.engine.connect() as conn:
-            rows = await reads.pets_page(conn, where, size, after_id)
+        rows = await context.read(lambda conn: reads.pets_page(conn, where, size, after_id))
         pets = [Pet.from_row(row) for row in rows[:size]]
         context.loaders.pet.prime_many({pet.id: pet for pet in pets})
         return PetConnection(
@@ -80,8 +80,7 @@ class Query:
     @strawberry.field(description="One event.")
     async def event(self, info: Info, id: uuid.UUID) -> PetEvent | None:
         context: Context = info.context
-        async with context.engine.connect() as conn:
-            rows = await reads.events_by_id(conn, [id])
+        rows = await context.read(lambda conn: reads.events_by_id(conn, [id]))
         return event_from_row(rows[0]) if rows else None
 
     @strawberry.field(
@@ -107,8 +106,7 @@ class Query:
             since=filter.since if filter else None,
             until=filter.until if filter else None,
         )
-        async with context.engine.connect() as conn:
-            rows = await reads.events_page(conn, where, size, position)
+        rows = await context.read(lambda conn: reads.events_page(conn, where, size, position))
         events = [event_from_row(row) for row in rows[:size]]
         return PetEventConnection.of(
             events, has_next=len(rows) > size, has_previous=position is not None

@@ -25,6 +25,7 @@ from graphql_petstore.api.execution import PetstoreExecutor
 from graphql_petstore.api.masking import MaskUnexpectedErrors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
+from graphql_petstore.api.read_routing import ReadRouting
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
 from graphql_petstore.observability.operations import ObserveOperations
@@ -86,5 +87,6 @@ def create_schema(
             lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
+            ReadRouting,
         ],
     )

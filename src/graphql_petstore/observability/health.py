@@ -34,7 +34,8 @@ async def check_readiness(
     migration is applied; else not ready, and `reason` says why."""
     try:
         async with asyncio.timeout(within):
-            conn = await asyncpg.connect(libpq_url(database_url))
+            # No prepared statement kept: the check may go through a transaction pooler.
+            conn = await asyncpg.connect(libpq_url(database_url), statement_cache_size=0)
             try:
                 current = await is_current(conn, migrations)
             finally:
