@@ -9,7 +9,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -19,8 +20,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from graphql_petstore import error_codes
 from graphql_petstore.api.context import Context
+from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
@@ -69,6 +77,14 @@ query AvailablePets {
 """
 
 
+def subscription_over_http() -> GraphQLError:
+    return GraphQLError(
+        "subscriptions are served over a WebSocket on this same URL (graphql-transport-ws or "
+        "graphql-ws), not over plain HTTP",
+        extensions={"code": error_codes.SUBSCRIPTION_NEEDS_WEBSOCKET},
+    )
+
+
 class PetstoreGraphQL(GraphQL[Context, None]):
     def __init__(
         self, settings: Settings, limits: list[type[ASTValidationRule]], **kwargs: Any
@@ -96,6 +112,37 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
         return decoded
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # strawberry's own, except that a subscription over plain HTTP is a
+        # typed error instead of a query that fails on its root field.
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATION_TYPES[method],
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                return ExecutionResult(data=None, errors=[subscription_over_http()])
+            raise HTTPException(400, error.as_http_error_reason(method)) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
