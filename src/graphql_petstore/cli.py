@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     cmd.set_defaults(run=_export_schema)
 
+    cmd = commands.add_parser(
+        "error-codes", help="print the documented error codes (docs/errors.md)"
+    )
+    cmd.set_defaults(run=_error_codes)
+
     cmd = commands.add_parser("verify", help="compare pets with a replay of the history")
     cmd.set_defaults(run=_verify)
 
@@ -90,6 +95,13 @@ def _export_schema(settings: Settings, args: argparse.Namespace, extra: list[str
     from graphql_petstore.api.schema import create_schema
 
     print(create_schema(settings).as_str())
+    return 0
+
+
+def _error_codes(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.error_codes import markdown
+
+    print(markdown(), end="")
     return 0
 
 

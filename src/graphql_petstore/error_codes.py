@@ -49,16 +49,16 @@ CODES: tuple[Code, ...] = (
     Code(
         GRAPHQL_VALIDATION_FAILED,
         "The document is not valid against the schema: an unknown field or argument, "
-        "a missing required argument, a variable of the wrong type. `locations` points at it.",
+        "a missing required argument, a value written in the document that its type does "
+        'not accept (`pet(id: "xyz")`). `locations` points at it.',
         example="`{ pets { edgez } }`",
     ),
     Code(
         BAD_USER_INPUT,
-        "A value is malformed: a scalar that does not parse (written in the document or "
-        "given as a variable), a variable that does not fit its type, a page size out of "
-        "range, a cursor that is not one, a date-time without a zone, an operation name "
-        "the document does not have.",
-        example='`{ pet(id: "xyz") { id } }`',
+        "A value given at run time is malformed: a variable that does not fit its type "
+        '(`"xyz"` for a `UUID!`), a page size out of range, a cursor that is not one, a '
+        "date-time without a zone.",
+        example='`query($id: UUID!) { pet(id: $id) { id } }` with `{"id": "xyz"}`',
     ),
     Code(
         QUERY_TOO_DEEP,
@@ -109,7 +109,8 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         DATABASE_UNAVAILABLE,
-        "The database connection was lost before a write was sent: nothing was stored.",
+        "The database connection was lost during a write, and the server made sure that "
+        "nothing was stored: retry.",
         retryable=True,
     ),
     Code(
