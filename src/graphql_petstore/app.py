@@ -42,6 +42,7 @@ from graphql_petstore.middleware import (
     RequestIdMiddleware,
     WebSocketLimitMiddleware,
 )
+from graphql_petstore.persisted import PersistedDocuments, PersistedQueries, load_manifest
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,9 +88,13 @@ def subscription_over_http() -> GraphQLError:
 
 class PetstoreGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, settings: Settings, limits: list[type[ASTValidationRule]], **kwargs: Any
+        self,
+        settings: Settings,
+        limits: list[type[ASTValidationRule]],
+        documents: PersistedDocuments,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(create_schema(settings, limits=limits), **kwargs)
+        super().__init__(create_schema(settings, limits=limits, documents=documents), **kwargs)
         self.settings = settings
         html = self.graphql_ide_html
         start = html.find("const EXAMPLE_QUERY = `")
@@ -164,11 +169,17 @@ class PetstoreGraphQL(GraphQL[Context, None]):
 def create_app(settings: Settings, database_url: str) -> Starlette:
     migrations = load_migrations()
     limits = limit_rules(settings)
+    documents = PersistedDocuments(
+        settings.persisted_queries,
+        load_manifest(settings.trusted_documents) if settings.trusted_documents else None,
+    )
     graphql = PetstoreGraphQL(
         settings,
         limits,
+        documents,
         graphql_ide="graphiql",
-        allow_queries_via_get=False,
+        # Queries by GET: short, cacheable URLs (automatic persisted queries).
+        allow_queries_via_get=True,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     core_schema = graphql.schema._schema  # type: ignore[attr-defined]
@@ -214,7 +225,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", PersistedQueries(endpoint, documents), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -56,6 +56,12 @@ class Settings:
     compiled_operations: bool = True
     # Log each compiled statement once, when it is made (for reading the SQL).
     log_compiled_sql: bool = False
+    # GraphiQL on GET /graphql (its assets served by this server).
+    graphiql: bool = True
+    # Automatic persisted queries (graphql_petstore.persisted).
+    persisted_queries: bool = True
+    # A manifest of hash -> document: when set, only those documents run.
+    trusted_documents: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +93,9 @@ class Settings:
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
             compiled_operations=_switch(env, "PETSTORE_COMPILED_OPERATIONS", True),
             log_compiled_sql=_switch(env, "PETSTORE_LOG_COMPILED_SQL", False),
+            graphiql=_switch(env, "PETSTORE_GRAPHIQL", True),
+            persisted_queries=_switch(env, "PETSTORE_PERSISTED_QUERIES", True),
+            trusted_documents=_path(env, "PETSTORE_TRUSTED_DOCUMENTS"),
         )
 
 
@@ -114,6 +123,16 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
     return value
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"{name} must name a file, and {raw!r} is not one")
+    return path
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

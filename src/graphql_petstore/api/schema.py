@@ -30,6 +30,7 @@ from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
+from graphql_petstore.persisted import PersistedDocuments, TrustedDocumentsOnly
 from graphql_petstore.settings import Settings
 
 # Distinct documents remembered, parsed and validated, per process.
@@ -69,11 +70,13 @@ def create_schema(
     settings: Settings,
     executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor,
     limits: list[type[ASTValidationRule]] | None = None,
+    documents: PersistedDocuments | None = None,
 ) -> strawberry.Schema:
     """The schema; `executor` is graphql-core's execution context class (the
     tests compare PetstoreExecutor with the one strawberry uses by default).
     `limits`: the limit rules, when the caller holds them already (they are
-    classes made per call, and caches key on them)."""
+    classes made per call, and caches key on them). `documents`: in trusted
+    documents mode, only its documents run."""
     limit_rules_ = limits if limits is not None else limit_rules(settings)
     schema = PetstoreSchema(
         query=Query,
@@ -92,6 +95,11 @@ def create_schema(
             lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
+            *(
+                [lambda: TrustedDocumentsOnly(documents)]
+                if documents is not None and documents.trusted_only
+                else []
+            ),
         ],
     )
     locate_scalar_errors(schema._schema)
