@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.set_defaults(run=_serve)
 
+    cmd = commands.add_parser(
+        "token", help="print the development token that writes accept (see serve)"
+    )
+    cmd.set_defaults(run=_token)
+
     cmd = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     cmd.set_defaults(run=_export_schema)
 
@@ -89,6 +94,17 @@ def _serve(settings: Settings, args: argparse.Namespace, extra: list[str]) -> in
     if args.workers < 1:
         raise ConfigurationError("--workers must be 1 or more")
     return serve(settings, args.host, args.port, args.workers)
+
+
+def _token(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.tokens import development_token
+
+    if settings.api_tokens:
+        raise ConfigurationError(
+            "PETSTORE_API_TOKENS is set: writes accept its tokens, not the development token"
+        )
+    print(development_token(settings.data_dir))
+    return 0
 
 
 def _export_schema(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
