@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from graphql_petstore.database.embedded import psql_executable
 from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.seed import DEFAULT_DAYS, DEFAULT_PETS
 from graphql_petstore.errors import ConfigurationError, PetstoreError
 from graphql_petstore.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, Settings
 
@@ -73,6 +74,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.set_defaults(run=_error_codes)
 
+    cmd = commands.add_parser(
+        "seed",
+        help="add a realistic demo history (through the same rules as every write)",
+    )
+    cmd.add_argument(
+        "--pets", type=int, default=DEFAULT_PETS, help=f"new pets (default {DEFAULT_PETS})"
+    )
+    cmd.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"past days the history spreads over (default {DEFAULT_DAYS})",
+    )
+    cmd.set_defaults(run=_seed)
+
     cmd = commands.add_parser("verify", help="compare pets with a replay of the history")
     cmd.set_defaults(run=_verify)
 
@@ -118,6 +134,26 @@ def _error_codes(settings: Settings, args: argparse.Namespace, extra: list[str])
     from graphql_petstore.error_codes import markdown
 
     print(markdown(), end="")
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from tqdm import tqdm
+
+    from graphql_petstore.database.seed import seed
+
+    if args.pets < 1 or args.days < 1:
+        raise ConfigurationError("--pets and --days must be 1 or more")
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        with tqdm(
+            total=args.days, unit="day", disable=not sys.stderr.isatty(), file=sys.stderr
+        ) as bar:
+            result = asyncio.run(seed(url, args.pets, args.days, progress=bar.update))
+    print(
+        f"added {result.pets} pets and {result.events} events over {args.days} days "
+        f"in {result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)"
+    )
     return 0
 
 

@@ -1,0 +1,237 @@
+"""Demo data: a realistic history written through the same rules as every write.
+
+`graphql-petstore seed --pets N --days D` walks D past days; each day some
+pets arrive, some are born to mothers in the store (same species), prices
+change, pets are sold, lost and found again. Every event is an INSERT into
+its own table, so the triggers check each one and fold it into `pets`
+exactly as they do for the API (a refused event would abort the seed; none
+is written that the rules refuse, because each step picks its pets by the
+state the rules ask for). Each statement writes many events, one per pet at
+most (the fold of a statement's events runs at its end, so two events of
+one pet in one statement would see a stale version): set-based SQL is what
+gets tens of thousands of events per second through the triggers.
+
+The day's events are stamped within that day (sql/0060_seed_backdating.sql),
+so `events(filter: {since, until})` and `pet(asOf:)` have a history to show.
+Running it again adds more pets and events; nothing already there changes
+except by new events.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from graphql_petstore.database.location import libpq_url
+
+DEFAULT_PETS = 1_000
+DEFAULT_DAYS = 30
+
+_NAMES = (
+    "Luna",
+    "Milo",
+    "Bella",
+    "Oliver",
+    "Coco",
+    "Max",
+    "Daisy",
+    "Charlie",
+    "Nala",
+    "Simba",
+    "Rocky",
+    "Pepper",
+    "Ziggy",
+    "Mochi",
+    "Biscuit",
+    "Clover",
+    "Hazel",
+    "Juniper",
+    "Olive",
+    "Pickles",
+    "Pumpkin",
+    "Sage",
+    "Sunny",
+    "Tofu",
+    "Waffles",
+    "Willow",
+    "Noodle",
+    "Pebble",
+    "Maple",
+    "Cricket",
+)
+# species, lowest and highest price
+_SPECIES = (
+    ("Cat", 40, 400),
+    ("Dog", 80, 900),
+    ("Rabbit", 20, 120),
+    ("Parrot", 60, 1500),
+    ("Hamster", 8, 30),
+    ("Guinea Pig", 15, 60),
+    ("Turtle", 25, 250),
+)
+_PLACES = (
+    "the park",
+    "the parking lot",
+    "aisle 3",
+    "the back yard",
+    "Elm Street",
+    "the bus stop",
+    "the market",
+    "the river path",
+)
+
+_NAME_SQL = "(array[{}])[1 + floor(random() * {})::int]".format(
+    ", ".join(f"'{n}'" for n in _NAMES), len(_NAMES)
+)
+_SPECIES_ROWS = ", ".join(f"({i}, '{s}', {lo}, {hi})" for i, (s, lo, hi) in enumerate(_SPECIES))
+_PLACE_SQL = "(array[{}])[1 + floor(random() * {})::int]".format(
+    ", ".join(f"'{p}'" for p in _PLACES), len(_PLACES)
+)
+
+ARRIVALS = f"""
+insert into pet_arrived_events (pet_id, name, species, price, metadata)
+select uuid_generate_v7(), {_NAME_SQL}, s.species,
+       round((s.low + random() * (s.high - s.low))::numeric, 0) - 0.01,
+       '{{"source": "seed"}}'
+from generate_series(1, $1::int) g
+join (values {_SPECIES_ROWS}) s (n, species, low, high) on s.n = (g + $2::int) % {len(_SPECIES)}
+"""
+# Mothers: pets in the store; each gives birth to one kit per statement.
+BIRTHS = f"""
+insert into pet_born_events (pet_id, name, species, mother_id, price, metadata)
+select uuid_generate_v7(), {_NAME_SQL}, m.species, m.id,
+       round((m.current_price * (0.5 + random() * 0.3))::numeric, 2), '{{"source": "seed"}}'
+from (select id, species, current_price from pets where status = 'AVAILABLE'
+      order by random() limit $1) m
+"""
+PRICE_CHANGES = """
+insert into pet_price_change_events (pet_id, new_price, metadata)
+select id, greatest(round((current_price * (0.8 + random() * 0.35))::numeric, 2), 1.00),
+       '{"source": "seed"}'
+from pets where status <> 'SOLD'
+order by random() limit $1
+"""
+SALES = """
+insert into pet_sold_events (pet_id, customer_id, sale_price, metadata)
+select id, gen_random_uuid(), current_price, '{"source": "seed"}'
+from pets where status = 'AVAILABLE'
+order by random() limit $1
+"""
+LOSSES = f"""
+insert into pet_lost_events (pet_id, lost_date, last_seen_location, metadata)
+select id, $2::date, {_PLACE_SQL}, '{{"source": "seed"}}'
+from pets where status = 'AVAILABLE'
+order by random() limit $1
+"""
+# Found on the day being written, among the pets lost by then (an earlier
+# seed may have lost some on a later day).
+FINDS = f"""
+insert into pet_found_events (pet_id, found_date, found_location, metadata)
+select p.id, $2::date, {_PLACE_SQL}, '{{"source": "seed"}}'
+from pets p
+where p.status = 'LOST'
+  and (select l.lost_date from pet_lost_events l where l.pet_id = p.id
+       order by l.pet_version desc limit 1) <= $2::date
+order by random() limit $1
+"""
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """How many events of each kind one day gets: of `pets` new pets over
+    `days` days, a tenth are born to mothers in the store and the rest
+    arrive; prices change about three times per pet, a third of the pets
+    are sold, one in twenty is lost and half of those are found again."""
+
+    arrivals: int
+    births: int
+    price_changes: int
+    sales: int
+    losses: int
+    finds: int
+
+    @classmethod
+    def of(cls, pets: int, days: int, day: int) -> DayPlan:
+        """Day `day` (0 to days - 1): the totals shared out evenly, so that
+        exactly `pets` pets are new at the end."""
+
+        def share(total: float) -> int:
+            return math.floor(total * (day + 1) / days) - math.floor(total * day / days)
+
+        births = pets // 10
+        return cls(
+            arrivals=share(pets - births),
+            births=share(births),
+            price_changes=share(pets * 3),
+            sales=share(pets * 0.3),
+            losses=share(pets * 0.05),
+            finds=share(pets * 0.025),
+        )
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    pets: int
+    events: int
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def seed(
+    url: str,
+    pets: int = DEFAULT_PETS,
+    days: int = DEFAULT_DAYS,
+    progress: Callable[[int], object] | None = None,
+) -> SeedResult:
+    """Writes about `pets` new pets and their histories over the `days` days
+    before today; `progress(1)` after each day. Returns what was written."""
+    if pets < 1 or days < 1:
+        raise ValueError("pets and days must be 1 or more")
+    conn = await asyncpg.connect(libpq_url(url))
+    try:
+        before = await _counts(conn)
+        started = time.perf_counter()
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        for day in range(days):
+            start = today - timedelta(days=days - day)
+            await _day(conn, DayPlan.of(pets, days, day), start, before[0] + day)
+            if progress is not None:
+                progress(1)
+        seconds = time.perf_counter() - started
+        after = await _counts(conn)
+    finally:
+        await conn.close()
+    return SeedResult(after[0] - before[0], after[1] - before[1], seconds)
+
+
+async def _day(conn: asyncpg.Connection, plan: DayPlan, start: datetime, offset: int) -> None:
+    """One day's events, in one transaction; `offset` varies the species."""
+    day: date = start.date()
+    async with conn.transaction():
+        await conn.execute(
+            "select set_config('petstore.backdate', $1, true), "
+            "set_config('petstore.backdate_span', '1 day', true)",
+            start.isoformat(),
+        )
+        await conn.execute(ARRIVALS, plan.arrivals, offset)
+        await conn.execute(BIRTHS, plan.births)
+        await conn.execute(PRICE_CHANGES, plan.price_changes)
+        await conn.execute(SALES, plan.sales)
+        await conn.execute(LOSSES, plan.losses, day)
+        await conn.execute(FINDS, plan.finds, day)
+
+
+async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "select (select count(*) from pets) as pets, (select count(*) from events) as events"
+    )
+    assert row is not None
+    return int(row["pets"]), int(row["events"])
