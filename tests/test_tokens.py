@@ -22,9 +22,7 @@ EXPORT_LINE = re.compile(r"export TOKEN=(\S+)")
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PETSTORE_") and k != "DATABASE_URL"
+        k: v for k, v in os.environ.items() if not k.startswith("PETSTORE_") and k != "DATABASE_URL"
     }
     env["PETSTORE_DATA_DIR"] = str(data_dir)
     env.update(extra)

@@ -26,7 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from graphql_petstore import error_codes
+from graphql_petstore import error_codes, graphiql
 from graphql_petstore.api.context import Context
 from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
@@ -86,6 +86,14 @@ def subscription_over_http() -> GraphQLError:
     )
 
 
+GRAPHIQL_MISSING = (
+    "<!doctype html><title>GraphiQL is not installed</title><p>GraphiQL's assets are not in "
+    "this installation of graphql-petstore. They are put into the package when it is built "
+    "(<code>pip install .</code> fetches them with npm); reinstall it, or send queries by "
+    "POST to this URL.</p>"
+)
+
+
 class PetstoreGraphQL(GraphQL[Context, None]):
     def __init__(
         self,
@@ -96,13 +104,7 @@ class PetstoreGraphQL(GraphQL[Context, None]):
     ) -> None:
         super().__init__(create_schema(settings, limits=limits, documents=documents), **kwargs)
         self.settings = settings
-        html = self.graphql_ide_html
-        start = html.find("const EXAMPLE_QUERY = `")
-        end = html.find("`;", start)
-        if start >= 0 and end > start:
-            escaped = EXAMPLE_QUERY.replace("\\", "\\\\").replace("`", "\\`").replace("$", "\\$")
-            html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
-        self._ide_html = html
+        self._ide_html = graphiql.page(EXAMPLE_QUERY)
 
     def encode_json(self, data: object) -> str:
         return encode(data)
@@ -150,6 +152,8 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "No GraphQL query found in the request") from error
 
     async def render_graphql_ide(self, request: Request) -> Response:
+        if not graphiql.installed():
+            return HTMLResponse(GRAPHIQL_MISSING, status_code=503)
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -177,7 +181,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         settings,
         limits,
         documents,
-        graphql_ide="graphiql",
+        graphql_ide="graphiql" if settings.graphiql else None,
         # Queries by GET: short, cacheable URLs (automatic persisted queries).
         allow_queries_via_get=True,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
@@ -227,6 +231,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             Route("/graphql", PersistedQueries(endpoint, documents), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(
+                [Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.serve_asset)]
+                if settings.graphiql
+                else []
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
