@@ -27,16 +27,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
-from graphql import GraphQLError
+from graphql import BREAK, DocumentNode, GraphQLError
+from graphql.language import VisitorAction
+from graphql.validation import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
 from graphql_petstore import error_codes
 from graphql_petstore.caches import BoundedCache
@@ -185,8 +186,8 @@ def load_manifest(path: Path) -> dict[str, str]:
 
 
 class PersistedQueries:
-    """The ASGI layer on /graphql (HTTP only; WebSockets pass, and meet
-    TrustedDocumentsOnly in strawberry)."""
+    """The ASGI layer on /graphql (HTTP only: a WebSocket's documents meet
+    trusted_documents_rule in strawberry)."""
 
     def __init__(self, app: ASGIApp, documents: PersistedDocuments) -> None:
         self.app = app
@@ -254,19 +255,20 @@ class PersistedQueries:
         await self.app(scope, _replay(body, receive), send)
 
 
-class TrustedDocumentsOnly(SchemaExtension):
-    """In trusted-documents mode, refuses any other document wherever it
-    comes from: a WebSocket subscription, or strawberry's HTTP path."""
+def trusted_documents_rule(documents: PersistedDocuments) -> type[ASTValidationRule]:
+    """A validation rule that refuses, in trusted-documents mode, any other
+    document wherever it comes from (a WebSocket subscription, strawberry's
+    HTTP path): validation is what every transport reports as an error."""
 
-    def __init__(self, documents: PersistedDocuments) -> None:
-        self.documents = documents
+    class TrustedDocumentsOnly(ASTValidationRule):
+        def enter_document(self, node: DocumentNode, *_: Any) -> VisitorAction:
+            text = node.loc.source.body if node.loc is not None else None
+            if text is None or not documents.is_trusted(text):
+                refusal = _required()
+                self.report_error(GraphQLError(refusal.message, extensions={"code": refusal.code}))
+            return BREAK
 
-    def on_operation(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query is not None and not self.documents.is_trusted(query):
-            refusal = _required()
-            raise GraphQLError(refusal.message, extensions={"code": refusal.code})
-        yield
+    return TrustedDocumentsOnly
 
 
 async def _respond(send: Send, body: bytes) -> None:

@@ -30,7 +30,7 @@ from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
-from graphql_petstore.persisted import PersistedDocuments, TrustedDocumentsOnly
+from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
 from graphql_petstore.settings import Settings
 
 # Distinct documents remembered, parsed and validated, per process.
@@ -78,6 +78,8 @@ def create_schema(
     classes made per call, and caches key on them). `documents`: in trusted
     documents mode, only its documents run."""
     limit_rules_ = limits if limits is not None else limit_rules(settings)
+    if documents is not None and documents.trusted_only:
+        limit_rules_ = [*limit_rules_, trusted_documents_rule(documents)]
     schema = PetstoreSchema(
         query=Query,
         mutation=Mutation,
@@ -95,11 +97,6 @@ def create_schema(
             lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
-            *(
-                [lambda: TrustedDocumentsOnly(documents)]
-                if documents is not None and documents.trusted_only
-                else []
-            ),
         ],
     )
     locate_scalar_errors(schema._schema)
