@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -99,28 +99,59 @@ def _camel(column: str) -> str:
     return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), column)
 
 
-@strawberry.type
+@strawberry.type(
+    description="The six commands; each stores one event, or nothing and userErrors saying "
+    "why. Writes need Authorization: Bearer <token>."
+)
 class Mutation:
     @strawberry.mutation(description="A pet arrives at the store (PetArrived).")
-    async def record_pet_arrival(self, info: Info, input: RecordPetArrivalInput) -> PetEventPayload:
+    async def record_pet_arrival(
+        self,
+        info: Info,
+        input: Annotated[
+            RecordPetArrivalInput, strawberry.argument(description="The arriving pet.")
+        ],
+    ) -> PetEventPayload:
         return await _append(info, "recordPetArrival", input)
 
     @strawberry.mutation(description="A pet is born to a mother in the store (PetBorn).")
-    async def record_pet_birth(self, info: Info, input: RecordPetBirthInput) -> PetEventPayload:
+    async def record_pet_birth(
+        self,
+        info: Info,
+        input: Annotated[RecordPetBirthInput, strawberry.argument(description="The newborn.")],
+    ) -> PetEventPayload:
         return await _append(info, "recordPetBirth", input)
 
     @strawberry.mutation(description="An AVAILABLE pet is sold to a customer (PetSold).")
-    async def sell_pet(self, info: Info, input: SellPetInput) -> PetEventPayload:
+    async def sell_pet(
+        self,
+        info: Info,
+        input: Annotated[SellPetInput, strawberry.argument(description="The sale.")],
+    ) -> PetEventPayload:
         return await _append(info, "sellPet", input)
 
-    @strawberry.mutation(description="The price of a pet that is not sold changes.")
-    async def change_pet_price(self, info: Info, input: ChangePetPriceInput) -> PetEventPayload:
+    @strawberry.mutation(
+        description="The price of a pet that is not sold changes (PetPriceChange)."
+    )
+    async def change_pet_price(
+        self,
+        info: Info,
+        input: Annotated[ChangePetPriceInput, strawberry.argument(description="The new price.")],
+    ) -> PetEventPayload:
         return await _append(info, "changePetPrice", input)
 
     @strawberry.mutation(description="An AVAILABLE pet goes missing (PetLost).")
-    async def report_pet_lost(self, info: Info, input: ReportPetLostInput) -> PetEventPayload:
+    async def report_pet_lost(
+        self,
+        info: Info,
+        input: Annotated[ReportPetLostInput, strawberry.argument(description="The loss.")],
+    ) -> PetEventPayload:
         return await _append(info, "reportPetLost", input)
 
     @strawberry.mutation(description="A LOST pet is found again (PetFoundAgain).")
-    async def report_pet_found(self, info: Info, input: ReportPetFoundInput) -> PetEventPayload:
+    async def report_pet_found(
+        self,
+        info: Info,
+        input: Annotated[ReportPetFoundInput, strawberry.argument(description="The find.")],
+    ) -> PetEventPayload:
         return await _append(info, "reportPetFound", input)

@@ -23,6 +23,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from graphql_petstore import error_codes
+from graphql_petstore.api.descriptions import describe
 from graphql_petstore.api.execution import PetstoreExecutor
 from graphql_petstore.api.library_internals import coded_rule, locate_scalar_errors
 from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
@@ -100,4 +101,5 @@ def create_schema(
         ],
     )
     locate_scalar_errors(schema._schema)
+    describe(schema._schema)
     return schema
