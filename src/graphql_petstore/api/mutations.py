@@ -67,12 +67,13 @@ async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
 
 
 def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:
-    """The error of an append whose connection broke: retryable either way;
-    when the outcome is unknown, the client learns the event's id so that it
-    can look the event up before it retries without an idempotency key."""
+    """The error of an append that could not reach the database or whose
+    connection broke: retryable either way; when the outcome is unknown, the
+    client learns the event's id so that it can look the event up before it
+    retries without an idempotency key."""
     if isinstance(exc, AppendNotStored):
         return GraphQLError(
-            "the database connection was lost; nothing was stored",
+            "the database could not be reached; nothing was stored",
             extensions={"code": "DATABASE_UNAVAILABLE", "retryable": True},
         )
     return GraphQLError(

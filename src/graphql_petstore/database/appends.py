@@ -12,7 +12,9 @@ backend terminated, the network gone), the event may or may not have
 committed. The server made the event's id before sending it, so it settles
 the question: once the backend that ran the statement is gone (terminated
 if it still lingers, so that nothing can commit later), the event either
-exists or never will. See `run_append`.
+exists or never will. See `run_append`. When no connection can be had at
+all (the database refuses or is starting up), nothing was sent: that is
+reported as not stored at once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,12 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from graphql_petstore.database.pool import ConnectionPool, PetstoreConnection, connection_lost
+from graphql_petstore.database.pool import (
+    ConnectionPool,
+    PetstoreConnection,
+    PoolTimeoutError,
+    connection_lost,
+)
 from graphql_petstore.database.rejections import domain_error_of
 from graphql_petstore.errors import PetstoreError
 
@@ -126,6 +132,17 @@ _CALLS = {
 _APPENDED = "select r.event, r.pet from petstore_appended($1::uuid) r"
 
 
+# What a connection that is gone, or cannot be made, raises: asyncpg's own
+# errors (InternalClientError when its protocol state no longer matches the
+# socket's), the server's, and the socket's (TimeoutError is an OSError).
+_CONNECTION_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+
+
 class AppendOutcomeUnknown(PetstoreError):
     """The connection broke while the append was out, and the database could
     not be asked in time whether it committed: neither success nor failure
@@ -178,35 +195,47 @@ async def run_append(
     """Runs `attempt` (one statement that appends event `event_id`) and
     returns what it returned. When its connection breaks first, returns what
     `settled` (the same answer, read back by the event's id) returns once the
-    outcome is known, raises AppendNotStored when nothing was stored, or
-    AppendOutcomeUnknown when the database cannot be asked in time.
-    DomainError (a rule refused the event) and other database errors (the
-    statement failed, so its transaction rolled back) pass through."""
+    outcome is known, raises AppendNotStored when nothing was stored (as
+    when no connection could be made at all), or AppendOutcomeUnknown when
+    the database cannot be asked in time. DomainError (a rule refused the
+    event), other database errors (the statement failed, so its transaction
+    rolled back) and PoolTimeoutError (nothing was sent) pass through."""
     backend: tuple[int, Any] | None = None
     try:
         async with pool.connection() as conn:
             backend = conn.backend
             return await attempt(conn)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+    except _CONNECTION_ERRORS as exc:
         if backend is None:
-            raise  # no connection: nothing was sent
-        if not connection_lost(exc):
+            # No connection could be made: nothing was sent.
+            raise AppendNotStored(event_id, exc) from exc
+        if isinstance(exc, asyncpg.DataError):
+            raise  # the arguments were refused before anything was sent
+        if not connection_lost(exc) and not isinstance(exc, asyncpg.InternalClientError):
             error = domain_error_of(exc) if isinstance(exc, asyncpg.PostgresError) else None
             if error is not None:
                 raise error from exc
             raise
+        # Lost, or asyncpg lost track of the protocol (as when the server's
+        # last words reach an idle pooled connection): the statement may
+        # have gone out.
         lost: BaseException = exc
     logger.warning("append of event %s: connection lost (%s); settling its outcome", event_id, lost)
     return await _settle(pool, event_id, backend, settled, lost)
 
 
 class AppendNotStored(PetstoreError):
-    """The connection broke while the append was out, and it did not commit."""
+    """The database could not be reached, or the connection broke while the
+    append was out and it did not commit: nothing was stored."""
 
     def __init__(self, event_id: uuid.UUID, cause: BaseException) -> None:
-        super().__init__(f"event {event_id} was not stored: the database connection was lost")
+        super().__init__(f"event {event_id} was not stored: the database could not be reached")
         self.event_id = event_id
         self.__cause__ = cause
+
+
+class BackendLingers(Exception):
+    """The backend that ran an append is still there: its outcome is open."""
 
 
 async def _settle(
@@ -216,14 +245,20 @@ async def _settle(
     settled: Callable[[PetstoreConnection], Awaitable[T | None]],
     lost: BaseException,
 ) -> T:
-    deadline = time.monotonic() + SETTLE_TIMEOUT
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT
     while True:
         try:
-            async with pool.connection() as conn:
-                await _end_backend(conn, backend)
-                found = await settled(conn)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            if time.monotonic() >= deadline:
+            # Bounded as a whole: a connect or a wait for the backend to go
+            # may each take longer than what is left.
+            async with asyncio.timeout_at(deadline):
+                async with pool.connection() as conn:
+                    await _end_backend(conn, backend)
+                    found = await settled(conn)
+        except (*_CONNECTION_ERRORS, PoolTimeoutError, BackendLingers) as exc:
+            # Whatever went wrong, the question is still open: it must not
+            # escape as an error that says nothing was stored.
+            if loop.time() >= deadline:
                 raise AppendOutcomeUnknown(event_id) from exc
             await asyncio.sleep(SETTLE_INTERVAL)
             continue
@@ -239,12 +274,15 @@ async def _end_backend(conn: PetstoreConnection, backend: tuple[int, Any]) -> No
     the event was reported missing. Backends are told apart by pid and start
     time, so a pid that was reused is left alone."""
     pid, started = backend
-    await conn.execute(
+    # false: still there after the wait (PostgreSQL only warns then).
+    gone = await conn.fetchval(
         "select pg_terminate_backend(pid, 5000) from pg_stat_activity"
         " where pid = $1 and backend_start = $2",
         pid,
         started,
     )
+    if gone is False:
+        raise BackendLingers(f"backend {pid} did not end within 5 s")
 
 
 def new_id() -> uuid.UUID:
