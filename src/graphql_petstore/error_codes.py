@@ -109,8 +109,8 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         DATABASE_UNAVAILABLE,
-        "The database connection was lost during a write, and the server made sure that "
-        "nothing was stored: retry.",
+        "A write could not reach the database, or its connection was lost and the server "
+        "made sure that nothing was stored: retry.",
         retryable=True,
     ),
     Code(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from graphql import GraphQLError
 
+from graphql_petstore import error_codes
 from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.inputs import (
     ChangePetPriceInput,
@@ -74,12 +75,12 @@ def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:
     if isinstance(exc, AppendNotStored):
         return GraphQLError(
             "the database could not be reached; nothing was stored",
-            extensions={"code": "DATABASE_UNAVAILABLE", "retryable": True},
+            extensions={"code": error_codes.DATABASE_UNAVAILABLE, "retryable": True},
         )
     return GraphQLError(
         str(exc),
         extensions={
-            "code": "APPEND_OUTCOME_UNKNOWN",
+            "code": error_codes.APPEND_OUTCOME_UNKNOWN,
             "retryable": True,
             "eventId": str(exc.event_id),
         },
