@@ -15,11 +15,14 @@ generate-persisted-query-manifest emit. Then only the manifest's documents
 run: by hash (`extensions.persistedQuery.sha256Hash` or `documentId`), or as
 a text that is one of them. Anything else is refused, nothing is learnt.
 
-The layer sits in front of the compiled path and hands it (and strawberry
-behind it) an ordinary request: the document's text in `query`, the
-persistedQuery extension removed. So a persisted query is answered by the
-same plan, in the same bytes, as the same document sent as text.
-`PersistedDocuments.resolve` is the function that does it, for any caller.
+The layer sits in front of the compiled path and hands it the resolved
+request (the document's text in `query`, the persistedQuery extension
+removed) in the ASGI scope; the compiled path answers it without parsing the
+URL or the body again, and when strawberry is to answer, `for_strawberry`
+writes the resolved request into the URL or the body. So a persisted query
+is answered by the same plan, in the same bytes, as the same document sent
+as text. `PersistedDocuments.resolve` is the function that resolves, for any
+caller.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Cheap test for a body that may name a persisted document, so that the
 # others are not parsed twice.
 _MARKERS = (b"persistedQuery", b"documentId")
+
+# Where the layer leaves the resolved request (a GraphQL-over-HTTP request's
+# fields) for the compiled path; for_strawberry puts it into the request.
+RESOLVED = "petstore.resolved_request"
 
 # The messages Apollo Server answers with: clients' links match on them
 # (and on the codes) to retry with the document, or to stop hashing.
@@ -214,21 +221,19 @@ class PersistedQueries:
             await self.app(scope, receive, send)  # GraphiQL's page
             return
         request: dict[str, Any] = dict(params)
-        if "extensions" in params:
-            try:
-                request["extensions"] = json.loads(params["extensions"])
-            except ValueError:
-                await self.app(scope, receive, send)  # strawberry reports it
-                return
+        for name in ("extensions", "variables"):
+            if params.get(name):
+                try:
+                    request[name] = json.loads(params[name])
+                except ValueError:
+                    await self.app(scope, receive, send)  # strawberry reports it
+                    return
         resolved = self.documents.resolve(request)
         if isinstance(resolved, Refusal):
             await _respond(send, resolved.body())
             return
         if resolved is not request:
-            query = {k: v for k, v in resolved.items() if k != "extensions"}
-            if "extensions" in resolved:
-                query["extensions"] = json.dumps(resolved["extensions"])
-            scope = {**scope, "query_string": urlencode(query).encode()}
+            scope = {**scope, RESOLVED: resolved}
         await self.app(scope, receive, send)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -248,11 +253,31 @@ class PersistedQueries:
             await _respond(send, resolved.body())
             return
         if resolved is not request:
-            body = orjson.dumps(resolved)
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            scope = {**scope, "headers": headers}
+            scope = {**scope, RESOLVED: resolved}
         await self.app(scope, _replay(body, receive), send)
+
+
+def for_strawberry(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+    """The request as strawberry reads it: a resolved persisted document put
+    where a request carries its document (the URL's query, or the body).
+    Done only when strawberry is to answer: the compiled path takes the
+    resolved request from the scope as it is."""
+    resolved = scope.get(RESOLVED)
+    if resolved is None:
+        return scope, receive
+    scope = {k: v for k, v in scope.items() if k != RESOLVED}
+    if scope["method"] == "GET":
+        query = {k: v for k, v in resolved.items() if k not in ("extensions", "variables")}
+        for name in ("variables", "extensions"):
+            if resolved.get(name) is not None:
+                query[name] = json.dumps(resolved[name])
+        scope["query_string"] = urlencode(query).encode()
+        return scope, receive
+    body = orjson.dumps(resolved)
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    scope["headers"] = headers
+    return scope, _replace_body(body, receive)
 
 
 def trusted_documents_rule(documents: PersistedDocuments) -> type[ASTValidationRule]:
@@ -295,6 +320,20 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _replace_body(body: bytes, receive: Receive) -> Receive:
+    """`receive` with its body (read already by whoever called) replaced."""
+
+    async def replaced() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            while message.get("more_body", False):
+                message = await receive()
+            return {"type": "http.request", "body": body, "more_body": False}
+        return message
+
+    return replaced
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

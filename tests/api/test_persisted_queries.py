@@ -150,3 +150,40 @@ async def test_persisted_queries_switched_off_answer_not_supported(
     }
     plain = await client.post("/graphql", json={"query": PETS})
     assert plain.json() == {"data": {"pets": {"edges": []}}}
+
+
+INTROSPECTION = "query Root { __schema { queryType { name } } }"
+
+
+async def test_a_persisted_query_that_strawberry_answers_reaches_it_whole(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # The compiled path does not plan introspection: strawberry answers, from
+    # the document written back into the URL or the body.
+    expected = {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    learnt = await client.post(
+        "/graphql", json={"query": INTROSPECTION, "extensions": persisted(INTROSPECTION)}
+    )
+    passed_on = app.state.compiled.passed_on
+    by_post = await client.post("/graphql", json={"extensions": persisted(INTROSPECTION)})
+    by_get = await client.get(
+        "/graphql",
+        params={"extensions": json.dumps(persisted(INTROSPECTION)), "operationName": "Root"},
+    )
+    for response in (learnt, by_post, by_get):
+        assert response.json() == expected, response.text
+    assert app.state.compiled.passed_on == passed_on + 2
+
+
+@pytest.mark.parametrize(
+    "settings", [Settings(api_tokens={API_TOKEN: API_TOKEN_NAME}, compiled_operations=False)]
+)
+async def test_persisted_queries_work_with_the_compiled_path_off(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    await store.arrive(name="Rex")
+    await client.post("/graphql", json={"query": PETS, "extensions": persisted(PETS)})
+    by_get = await client.get("/graphql", params={"extensions": json.dumps(persisted(PETS))})
+    by_post = await client.post("/graphql", json={"extensions": persisted(PETS)})
+    assert by_get.content == by_post.content
+    assert b'"Rex"' in by_get.content

@@ -34,6 +34,7 @@ from graphql_petstore.database.appends import (
 )
 from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.json_output import encode
+from graphql_petstore.persisted import RESOLVED, for_strawberry
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,28 +58,34 @@ class CompiledGraphQL:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.settings.compiled_operations or scope["type"] != "http":
-            await self.strawberry(scope, receive, send)
+            await self.strawberry(*for_strawberry(scope, receive), send)
             return
-        if scope["method"] == "GET" and _query_in_url(scope):
+        # A persisted query, resolved already (graphql_petstore.persisted).
+        resolved = scope.get(RESOLVED)
+        if scope["method"] == "GET" and (resolved is not None or _query_in_url(scope)):
             # Queries only: strawberry refuses a mutation over GET.
-            answer = await self._answer(scope, _url_request(scope), queries_only=True)
+            request = resolved if resolved is not None else _url_request(scope)
+            answer = await self._answer(scope, request, queries_only=True)
             if answer is None:
                 self.passed_on += 1
-                await self.strawberry(scope, receive, send)
+                await self.strawberry(*for_strawberry(scope, receive), send)
                 return
         elif scope["method"] == "POST" and _plain_json(scope):
             body = await _read_body(receive)
-            try:
-                request = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                request = None
+            if resolved is not None:
+                request = resolved
+            else:
+                try:
+                    request = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    request = None
             answer = await self._answer(scope, request)
             if answer is None:
                 self.passed_on += 1
-                await self.strawberry(scope, _replay(body, receive), send)
+                await self.strawberry(*for_strawberry(scope, _replay(body, receive)), send)
                 return
         else:
-            await self.strawberry(scope, receive, send)
+            await self.strawberry(*for_strawberry(scope, receive), send)
             return
         self.answered += 1
         await send(
