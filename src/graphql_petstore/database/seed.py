@@ -31,6 +31,13 @@ from graphql_petstore.database.location import libpq_url
 
 DEFAULT_PETS = 1_000
 DEFAULT_DAYS = 30
+# Events per statement and transaction, at most.
+CHUNK = 5_000
+# Where sql/0060 reads a seeding session's day ('' stamps events now).
+_BACKDATE = (
+    "select set_config('petstore.backdate', $1, true), "
+    "set_config('petstore.backdate_span', '1 day', true)"
+)
 
 _NAMES = (
     "Luna",
@@ -190,9 +197,12 @@ async def seed(
     pets: int = DEFAULT_PETS,
     days: int = DEFAULT_DAYS,
     progress: Callable[[int], object] | None = None,
+    backdate: bool = True,
 ) -> SeedResult:
-    """Writes about `pets` new pets and their histories over the `days` days
-    before today; `progress(1)` after each day. Returns what was written."""
+    """Writes `pets` new pets and their histories over the `days` days before
+    today; `progress(1)` after each day. Returns what was written.
+    backdate=False leaves every event stamped now (for bench/seed_bench.py,
+    which measures what the stamping costs)."""
     if pets < 1 or days < 1:
         raise ValueError("pets and days must be 1 or more")
     conn = await asyncpg.connect(libpq_url(url))
@@ -202,7 +212,7 @@ async def seed(
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         for day in range(days):
             start = today - timedelta(days=days - day)
-            await _day(conn, DayPlan.of(pets, days, day), start, before[0] + day)
+            await _day(conn, DayPlan.of(pets, days, day), start, before[0] + day, backdate)
             if progress is not None:
                 progress(1)
         seconds = time.perf_counter() - started
@@ -212,21 +222,31 @@ async def seed(
     return SeedResult(after[0] - before[0], after[1] - before[1], seconds)
 
 
-async def _day(conn: asyncpg.Connection, plan: DayPlan, start: datetime, offset: int) -> None:
-    """One day's events, in one transaction; `offset` varies the species."""
+async def _day(
+    conn: asyncpg.Connection, plan: DayPlan, start: datetime, offset: int, backdate: bool
+) -> None:
+    """One day's events; `offset` varies the species."""
     day: date = start.date()
-    async with conn.transaction():
-        await conn.execute(
-            "select set_config('petstore.backdate', $1, true), "
-            "set_config('petstore.backdate_span', '1 day', true)",
-            start.isoformat(),
-        )
-        await conn.execute(ARRIVALS, plan.arrivals, offset)
-        await conn.execute(BIRTHS, plan.births)
-        await conn.execute(PRICE_CHANGES, plan.price_changes)
-        await conn.execute(SALES, plan.sales)
-        await conn.execute(LOSSES, plan.losses, day)
-        await conn.execute(FINDS, plan.finds, day)
+    window = start.isoformat() if backdate else ""
+
+    async def insert(sql: str, count: int, *arguments: object) -> None:
+        # At most CHUNK events per transaction: each new pet takes an
+        # advisory lock until its transaction ends (max_locks_per_transaction).
+        while count > 0:
+            async with conn.transaction():
+                await conn.execute(_BACKDATE, window)
+                status = await conn.execute(sql, min(count, CHUNK), *arguments)
+            written = int(status.split()[-1])
+            if written == 0:
+                return  # no pet is in the state this kind of event needs
+            count -= written
+
+    await insert(ARRIVALS, plan.arrivals, offset)
+    await insert(BIRTHS, plan.births)
+    await insert(PRICE_CHANGES, plan.price_changes)
+    await insert(SALES, plan.sales)
+    await insert(LOSSES, plan.losses, day)
+    await insert(FINDS, plan.finds, day)
 
 
 async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
