@@ -27,16 +27,20 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from graphql_petstore.database.doorbell import CHANNEL
 from graphql_petstore.database.location import libpq_url
 
 DEFAULT_PETS = 1_000
 DEFAULT_DAYS = 30
 # Events per statement and transaction, at most.
 CHUNK = 5_000
-# Where sql/0060 reads a seeding session's day ('' stamps events now).
-_BACKDATE = (
+# Per transaction: where sql/0060 reads a seeding session's day ('' stamps
+# events now), and no NOTIFY per event (sql/0006: it serialises commits) but
+# one per transaction, as the server's own appends ring the doorbell.
+_SESSION = (
     "select set_config('petstore.backdate', $1, true), "
-    "set_config('petstore.backdate_span', '1 day', true)"
+    "set_config('petstore.backdate_span', '1 day', true), "
+    "set_config('petstore.notify', 'batched', true)"
 )
 
 _NAMES = (
@@ -234,8 +238,9 @@ async def _day(
         # advisory lock until its transaction ends (max_locks_per_transaction).
         while count > 0:
             async with conn.transaction():
-                await conn.execute(_BACKDATE, window)
+                await conn.execute(_SESSION, window)
                 status = await conn.execute(sql, min(count, CHUNK), *arguments)
+                await conn.execute(f"notify {CHANNEL}")
             written = int(status.split()[-1])
             if written == 0:
                 return  # no pet is in the state this kind of event needs
