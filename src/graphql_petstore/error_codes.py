@@ -135,12 +135,14 @@ BY_NAME: dict[str, Code] = {code.name: code for code in CODES}
 
 
 def markdown() -> str:
-    """docs/errors.md."""
+    """docs/errors.md: these codes, then the schema's ErrorCode (userErrors)."""
+    from graphql_petstore.api.descriptions import ENUM_VALUES
+
     lines = [
         "# Error codes",
         "",
         "<!-- Generated from src/graphql_petstore/error_codes.py by",
-        "     `graphql-petstore error-codes`; tests/test_error_codes.py keeps it equal. -->",
+        "     `graphql-petstore error-codes`; tests/api/test_error_codes.py keeps it equal. -->",
         "",
         "Every error in the `errors` of a response carries `extensions.code`, one of",
         "the codes below, and `locations` wherever the error is about a place in the",
@@ -148,8 +150,7 @@ def markdown() -> str:
         "",
         "A rule of the store that refuses an event (selling a pet that is not",
         "available, a price change of a sold pet, …) is not an error of this list: the",
-        "mutation answers with `userErrors` (`code` from the schema's `ErrorCode`)",
-        "and stores nothing.",
+        "mutation answers with `userErrors` and stores nothing (see below).",
         "",
         "| code | retryable | meaning |",
         "|---|---|---|",
@@ -157,4 +158,19 @@ def markdown() -> str:
     for code in CODES:
         meaning = code.meaning + (f" Example: {code.example}." if code.example else "")
         lines.append(f"| `{code.name}` | {'yes' if code.retryable else ''} | {meaning} |")
+    lines += [
+        "",
+        "## userErrors",
+        "",
+        "A mutation that a rule of the store refuses answers with `data` and",
+        "`userErrors: [{code, message, field}]`, its `event` and `pet` null; nothing",
+        "is stored. The rules are checked by PostgreSQL's triggers, so the same",
+        "refusals (SQLSTATE `PS0xx`, the message starting with the code) meet SQL",
+        "typed into psql. The codes, from the schema's `ErrorCode`:",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
+    for name, meaning in ENUM_VALUES["ErrorCode"].items():
+        lines.append(f"| `{name}` | {meaning} |")
     return "\n".join(lines) + "\n"

@@ -94,4 +94,3 @@ def test_seed_command_reports_what_it_added(database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("added 40 pets and "), result.stdout
     assert "events/s" in result.stdout
-

@@ -17,12 +17,14 @@ import httpx
 import pytest
 
 from graphql_petstore import error_codes
+from graphql_petstore.api.types import ErrorCode
 from graphql_petstore.app import create_app
 from graphql_petstore.database import appends
 from graphql_petstore.settings import Settings
+from tests.api.store import Store, event_count
 from tests.conftest import API_TOKEN, API_TOKEN_NAME
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 ARRIVE = (
     'mutation { recordPetArrival(input: {name: "%s", species: "Cat", price: "1.00"}) '
@@ -206,3 +208,121 @@ async def test_each_documented_code_is_triggered(
     documented = error_codes.BY_NAME[code]
     assert errors[0]["extensions"].get("retryable", False) is documented.retryable
     assert errors[0]["message"]
+
+
+# --- userErrors: every ErrorCode of the schema, from a mutation a rule refuses ---
+
+NOWHERE = "018f0000-0000-7000-8000-000000000000"
+
+
+async def _sold(store: Store) -> str:
+    pet_id: str = (await store.arrive(name="Gone"))["pet"]["id"]
+    await store.sell(pet_id)
+    return pet_id
+
+
+async def _lost(store: Store) -> str:
+    pet_id: str = (await store.arrive(name="Wanderer"))["pet"]["id"]
+    await store.lose(pet_id, lostDate="2026-01-10")
+    return pet_id
+
+
+async def _available(store: Store) -> str:
+    pet_id: str = (await store.arrive(name="Here", species="Cat"))["pet"]["id"]
+    return pet_id
+
+
+UserErrorTrigger = Callable[[Store], Awaitable[tuple[str, dict[str, Any]]]]
+USER_ERROR_TRIGGERS: dict[str, UserErrorTrigger] = {
+    "VALIDATION_FAILED": lambda s: _as(
+        "recordPetArrival", {"name": "Rex", "species": "Dog", "price": "-1"}
+    ),
+    "PET_NOT_FOUND": lambda s: _as(
+        "sellPet", {"petId": NOWHERE, "customerId": NOWHERE, "salePrice": "1.00"}
+    ),
+    "PET_ALREADY_EXISTS": lambda s: _then(
+        _available(s),
+        lambda pet: (
+            "recordPetArrival",
+            {"petId": pet, "name": "Twin", "species": "Cat", "price": "1"},
+        ),
+    ),
+    "MOTHER_NOT_FOUND": lambda s: _as(
+        "recordPetBirth", {"motherId": NOWHERE, "name": "Kit", "price": "1.00"}
+    ),
+    "MOTHER_NOT_IN_STORE": lambda s: _then(
+        _sold(s), lambda pet: ("recordPetBirth", {"motherId": pet, "name": "Kit", "price": "1"})
+    ),
+    "SPECIES_MISMATCH": lambda s: _then(
+        _available(s),
+        lambda pet: (
+            "recordPetBirth",
+            {"motherId": pet, "name": "Pup", "species": "Dog", "price": "1.00"},
+        ),
+    ),
+    "PET_NOT_AVAILABLE": lambda s: _then(
+        _lost(s),
+        lambda pet: ("sellPet", {"petId": pet, "customerId": NOWHERE, "salePrice": "1.00"}),
+    ),
+    "PET_ALREADY_SOLD": lambda s: _then(
+        _sold(s), lambda pet: ("changePetPrice", {"petId": pet, "newPrice": "5.00"})
+    ),
+    "PET_NOT_LOST": lambda s: _then(_available(s), lambda pet: ("reportPetFound", {"petId": pet})),
+    "OLD_PRICE_MISMATCH": lambda s: _then(
+        _available(s),
+        lambda pet: ("changePetPrice", {"petId": pet, "newPrice": "5.00", "oldPrice": "1.00"}),
+    ),
+    "FOUND_BEFORE_LOST": lambda s: _then(
+        _lost(s), lambda pet: ("reportPetFound", {"petId": pet, "foundDate": "2026-01-01"})
+    ),
+    "VERSION_CONFLICT": lambda s: _then(
+        _available(s),
+        lambda pet: ("changePetPrice", {"petId": pet, "newPrice": "5.00", "expectedVersion": 7}),
+    ),
+    "IDEMPOTENCY_KEY_REUSED": lambda s: _then(
+        s.arrive(name="Once", idempotencyKey="key-1"),
+        lambda _: (
+            "recordPetArrival",
+            {"name": "Other", "species": "Cat", "price": "1.00", "idempotencyKey": "key-1"},
+        ),
+    ),
+}
+
+
+async def _as(field: str, input: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return field, input
+
+
+async def _then(
+    before: Awaitable[Any], build: Callable[[Any], tuple[str, dict[str, Any]]]
+) -> tuple[str, dict[str, Any]]:
+    return build(await before)
+
+
+def test_every_user_error_code_of_the_schema_has_a_trigger() -> None:
+    assert set(USER_ERROR_TRIGGERS) == {code.value for code in ErrorCode}
+
+
+@pytest.mark.parametrize("code", [code.value for code in ErrorCode])
+async def test_each_user_error_code_is_triggered(
+    code: str, store: Store, conn: asyncpg.Connection
+) -> None:
+    field, input = await USER_ERROR_TRIGGERS[code](store)
+    stored = await event_count(conn)
+    payload = await store.attempt(field, input)
+    assert [error["code"] for error in payload["userErrors"]] == [code], payload
+    assert payload["event"] is None
+    assert await event_count(conn) == stored, "a refused command stores nothing"
+
+
+@pytest.mark.xfail(
+    not (ROOT / "sql" / "0014_pet_already_sold.sql").exists(),
+    reason="selling a SOLD pet answers PET_ALREADY_SOLD from sql/0014 on",
+    strict=True,
+)
+async def test_selling_a_sold_pet_is_pet_already_sold(store: Store) -> None:
+    pet_id = await _sold(store)
+    payload = await store.attempt(
+        "sellPet", {"petId": pet_id, "customerId": NOWHERE, "salePrice": "1.00"}
+    )
+    assert [error["code"] for error in payload["userErrors"]] == ["PET_ALREADY_SOLD"]
