@@ -67,6 +67,7 @@ def _located(parse_literal: Any) -> Any:
             ) from error
 
     parse._petstore_located = True  # type: ignore[attr-defined]
+    parse._petstore_original = parse_literal  # type: ignore[attr-defined]
     return parse
 
 
