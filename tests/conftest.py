@@ -4,6 +4,10 @@ PETSTORE_TEST_DATABASE_URL when set; else postgres:18 in a container when a
 container engine answers; else the embedded PostgreSQL 18. The schema is
 migrated once into a template database, and every test gets its own copy
 (CREATE DATABASE … TEMPLATE …), so tests never see each other's rows.
+
+The fixtures connect as the connecting user of the server (a superuser), as
+`migrate` does; the app connects as petstore_api, as `serve` does, so every
+API test also proves that petstore_api's privileges are enough.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
+from graphql_petstore.database.api_login import api_database_url as resolve_api_database_url
 from graphql_petstore.database.embedded import EmbeddedPostgres
 from graphql_petstore.database.location import libpq_url, with_database
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.roles import restrict_temporary_statement
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,10 +120,19 @@ async def database_url(postgres_server_url: str, template_database: str) -> Asyn
     admin = await _admin(postgres_server_url)
     try:
         await admin.execute(f'create database "{name}" template "{template_database}"')
+        # A database's own ACL is not copied from its template; migrate would
+        # set it (roles.prepare), as it does on the template.
+        await admin.execute(restrict_temporary_statement(name))
         yield with_database(postgres_server_url, name)
         await admin.execute(f'drop database if exists "{name}" with (force)')
     finally:
         await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api_database_url(database_url: str) -> str:
+    """This test's database as `serve` logs in to it: as petstore_api."""
+    return await resolve_api_database_url(Settings(), database_url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -156,9 +171,10 @@ def settings() -> Settings:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
-    """The real application on this test's database, its lifespan running."""
-    application = create_app(settings, database_url)
+async def app(settings: Settings, api_database_url: str) -> AsyncIterator[Starlette]:
+    """The real application on this test's database, its lifespan running,
+    logged in as petstore_api."""
+    application = create_app(settings, api_database_url)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -117,3 +117,18 @@ def test_sql_files_are_numbered_plain_sql_that_the_image_runs_in_order() -> None
 def test_sql_file_has_no_psql_meta_commands(path: Path) -> None:
     meta = [line for line in path.read_text().splitlines() if line.lstrip().startswith("\\")]
     assert meta == []
+
+
+def test_postgres_service_runs_the_init_script_that_makes_the_owner_role() -> None:
+    source, read_only = _mounts(_postgres())[INIT_DIR]
+    assert (ROOT / source).resolve() == ROOT / "compose" / "initdb"
+    assert read_only
+    assert _postgres()["environment"]["PETSTORE_OWNER_PASSWORD"]
+    # tests/test_deployments.py runs the script against a real server.
+    assert (ROOT / "compose" / "initdb" / "10-petstore-owner.sh").is_file()
+
+
+def test_app_connects_as_the_owner_role_never_as_the_superuser() -> None:
+    environment = _app()["environment"]
+    assert environment["DATABASE_URL"].startswith("postgresql://petstore_owner:")
+    assert not any("POSTGRES_PASSWORD" in str(value) for value in environment.values())

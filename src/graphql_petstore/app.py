@@ -171,6 +171,8 @@ class PetstoreGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
+    """The app on `database_url`, which should log in as petstore_api (`serve`
+    makes sure it does; see database/api_login.py)."""
     migrations = load_migrations()
     limits = limit_rules(settings)
     documents = PersistedDocuments(
@@ -251,8 +253,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """The uvicorn factory of `serve`: DATABASE_URL is set by then."""
+    """The uvicorn factory of `serve`: PETSTORE_API_DATABASE_URL is set by then."""
     settings = Settings.from_env()
-    if not settings.database_url:
-        raise RuntimeError("DATABASE_URL must be set for the application factory")
-    return create_app(settings, settings.database_url)
+    if not settings.api_database_url:
+        raise RuntimeError("PETSTORE_API_DATABASE_URL must be set for the application factory")
+    return create_app(settings, settings.api_database_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from graphql_petstore.database.embedded import psql_executable
 from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.roles import OWNER_ROLE
 from graphql_petstore.database.seed import DEFAULT_DAYS, DEFAULT_PETS
 from graphql_petstore.errors import ConfigurationError, PetstoreError
 from graphql_petstore.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, Settings
@@ -196,4 +198,9 @@ def _migrate(settings: Settings, args: argparse.Namespace, extra: list[str]) -> 
 def _psql(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
     with database_url(settings) as url:
         asyncio.run(migrate(url))
-        return subprocess.call([psql_executable(), libpq_url(url), *extra])
+        # As the owner, like the migrations: what is made by hand is owned
+        # like the rest, and the owner's rights are what the session has.
+        options = " ".join(filter(None, [os.environ.get("PGOPTIONS"), f"-c role={OWNER_ROLE}"]))
+        return subprocess.call(
+            [psql_executable(), libpq_url(url), *extra], env={**os.environ, "PGOPTIONS": options}
+        )

@@ -11,6 +11,7 @@ from types import FrameType
 
 import uvicorn
 
+from graphql_petstore.database.api_login import api_database_url
 from graphql_petstore.database.location import database_url
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.errors import ConfigurationError
@@ -22,9 +23,12 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     check_port_free(host, port)
     with database_url(settings) as url:
         asyncio.run(migrate(url))
-        # The workers (uvicorn's child processes) read their settings from the
-        # environment: hand them the resolved database and the tokens.
-        os.environ["DATABASE_URL"] = url
+        # Everything from here on (requests, WebSockets, the event stream, the
+        # doorbell) runs as petstore_api. The workers (uvicorn's child
+        # processes) read their settings from the environment: hand them the
+        # API's login alone, never DATABASE_URL's, and the tokens.
+        api_url = asyncio.run(api_database_url(settings, url))
+        os.environ["DATABASE_URL"] = os.environ["PETSTORE_API_DATABASE_URL"] = api_url
         if not settings.api_tokens:
             token = development_token(settings.data_dir)
             os.environ["PETSTORE_API_TOKENS"] = f"{DEVELOPMENT_TOKEN_NAME}:{token}"

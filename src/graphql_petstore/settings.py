@@ -36,6 +36,9 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    # What `serve` logs in as for all its work (see database/api_login.py);
+    # None: DATABASE_URL's server and database, as petstore_api.
+    api_database_url: str | None = None
     data_dir: Path = field(default_factory=default_data_dir)
     api_tokens: Mapping[str, str] = field(default_factory=dict)  # token -> name
     pool_size: int = DEFAULT_POOL_SIZE
@@ -69,6 +72,7 @@ class Settings:
         data_dir = env.get("PETSTORE_DATA_DIR")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            api_database_url=env.get("PETSTORE_API_DATABASE_URL") or None,
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             api_tokens=_parse_tokens(env.get("PETSTORE_API_TOKENS", "")),
             pool_size=_positive_int(env, "PETSTORE_POOL_SIZE", DEFAULT_POOL_SIZE),

@@ -18,11 +18,11 @@ SHUTDOWN_TIMEOUT = 10.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
-    """The real application, as in tests/conftest.py, except that a shutdown
-    that hangs fails the test's teardown instead of hanging the whole run
-    (see test_app_shutdown.py)."""
-    application = create_app(settings, database_url)
+async def app(settings: Settings, api_database_url: str) -> AsyncIterator[Starlette]:
+    """The real application, as in tests/conftest.py (logged in as
+    petstore_api), except that a shutdown that hangs fails the test's teardown
+    instead of hanging the whole run (see test_app_shutdown.py)."""
+    application = create_app(settings, api_database_url)
     lifespan = application.router.lifespan_context(application)
     await lifespan.__aenter__()
     try:

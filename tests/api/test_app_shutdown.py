@@ -12,9 +12,9 @@ SHUTDOWN_TIMEOUT = 2.0
 
 
 async def test_shutdown_completes_when_the_doorbell_rings_at_that_moment(
-    database_url: str,
+    api_database_url: str,
 ) -> None:
-    app = create_app(Settings(api_tokens={API_TOKEN: API_TOKEN_NAME}), database_url)
+    app = create_app(Settings(api_tokens={API_TOKEN: API_TOKEN_NAME}), api_database_url)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     stream = app.state.stream

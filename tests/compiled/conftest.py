@@ -73,16 +73,16 @@ async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def compiled_app(settings: Settings, database_url: str) -> Starlette:
-    return create_app(settings, database_url)
+async def compiled_app(settings: Settings, api_database_url: str) -> Starlette:
+    return create_app(settings, api_database_url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def twin(
-    compiled_app: Starlette, settings: Settings, database_url: str
+    compiled_app: Starlette, settings: Settings, api_database_url: str
 ) -> AsyncIterator[Twin]:
     reference_app = create_app(
-        dataclasses.replace(settings, compiled_operations=False), database_url
+        dataclasses.replace(settings, compiled_operations=False), api_database_url
     )
     async for compiled in _client(compiled_app):
         async for reference in _client(reference_app):

@@ -32,10 +32,10 @@ query($first: Int) {
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def one_connection(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
+async def one_connection(settings: Settings, api_database_url: str) -> AsyncIterator[Starlette]:
     """The app with a pool of one connection, so that a test can watch it."""
     app = create_app(
-        dataclasses.replace(settings, pool_size=1, log_compiled_sql=True), database_url
+        dataclasses.replace(settings, pool_size=1, log_compiled_sql=True), api_database_url
     )
     async with app.router.lifespan_context(app):
         yield app
@@ -75,8 +75,10 @@ async def test_a_nested_page_and_a_mutation_are_one_statement_each(
     assert sum(statements[0] in message for message in logged) == 1, logged
 
 
-async def test_the_compiled_path_can_be_turned_off(settings: Settings, database_url: str) -> None:
-    app = create_app(dataclasses.replace(settings, compiled_operations=False), database_url)
+async def test_the_compiled_path_can_be_turned_off(
+    settings: Settings, api_database_url: str
+) -> None:
+    app = create_app(dataclasses.replace(settings, compiled_operations=False), api_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:

@@ -48,8 +48,8 @@ class RenderStored:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def reference(settings: Settings, database_url: str) -> AsyncIterator[tuple[Any, Any]]:
-    app = create_app(dataclasses.replace(settings, compiled_operations=False), database_url)
+async def reference(settings: Settings, api_database_url: str) -> AsyncIterator[tuple[Any, Any]]:
+    app = create_app(dataclasses.replace(settings, compiled_operations=False), api_database_url)
     render = RenderStored(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=render)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -36,6 +36,20 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database, logging in as `user` (with `password`,
+    or with none: then the server must not ask for one, or the environment
+    supplies it as libpq does, PGPASSWORD or a password file)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="")
+    if password is not None:
+        login += ":" + quote(password, safe="")
+    # libpq also takes the user and password from the query string.
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("user", "password")]
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}", query=urlencode(query, safe="/")))
+
+
 def sqlalchemy_url(url: str) -> str:
     """A libpq URL (postgres:// or postgresql://) for SQLAlchemy's asyncpg dialect."""
     scheme, sep, rest = url.partition("://")
@@ -51,12 +65,17 @@ def libpq_url(url: str) -> str:
 
 
 async def ensure_database(admin_url: str, name: str) -> None:
+    """Makes the embedded server's database, owned by petstore_owner (so that
+    the migrations, which run as it, may set the database's own settings)."""
+    from graphql_petstore.database.roles import OWNER_ROLE, ensure_roles
+
     conn = await asyncpg.connect(libpq_url(admin_url))
     try:
         exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
         if not exists:
+            owner = "" if await ensure_roles(conn) else f" owner {OWNER_ROLE}"
             # Another process may make it first.
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'create database "{name}"')
+                await conn.execute(f'create database "{name}"{owner}')
     finally:
         await conn.close()

@@ -5,6 +5,10 @@ that was applied and has changed since is refused: a migration that ran must
 never be edited, only followed by another one. All of it happens under a
 session advisory lock, so processes that start at the same moment (several
 servers, a server and a `migrate`) apply each file exactly once.
+
+The connecting user first makes the database roles right (roles.prepare),
+then applies the files as petstore_owner, who thus owns everything they
+make, and finally gives petstore_api its login (api_login.claim).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 
+from graphql_petstore.database import api_login, roles
 from graphql_petstore.database.location import libpq_url
 from graphql_petstore.errors import MigrationError
 
@@ -90,6 +95,8 @@ async def migrate(url: str, migrations: list[Migration] | None = None) -> list[s
     try:
         await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
+            await roles.prepare(conn)
+            await roles.act_as_owner(conn)
             await conn.execute(_CREATE_LEDGER)
             applied = []
             for migration in await pending_migrations(conn, migrations):
@@ -102,6 +109,8 @@ async def migrate(url: str, migrations: list[Migration] | None = None) -> list[s
                     )
                 logger.info("applied migration %s", migration.name)
                 applied.append(migration.name)
+            await conn.execute("reset role")
+            await api_login.claim(conn)
             return applied
         finally:
             await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)

@@ -1,7 +1,9 @@
 """Replaying the history into the read model: verify and rebuild.
 
 Both fold every pet's events with pet_fold() (sql/0012_replay.sql), in
-batches of pets so that a progress bar can follow a long history.
+batches of pets so that a progress bar can follow a long history. Both run
+as petstore_owner: only the owner may rewrite `pets` (and call the replay
+functions).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import asyncpg
 from tqdm import tqdm
 
-from graphql_petstore.database.location import libpq_url
+from graphql_petstore.database.roles import connect_as_owner
 
 BATCH_SIZE = 1_000
 
@@ -52,7 +54,7 @@ async def rebuild(url: str, *, progress: bool = True) -> int:
     """Replaces `pets` with the replayed history in one transaction; returns
     the number of pets. Appends wait until it commits; readers see the old
     rows until then."""
-    conn = await asyncpg.connect(libpq_url(url))
+    conn = await connect_as_owner(url)
     try:
         async with conn.transaction():
             await conn.execute("select pets_rebuild_begin()")
@@ -69,7 +71,7 @@ async def rebuild(url: str, *, progress: bool = True) -> int:
 async def verify(url: str, *, progress: bool = True) -> list[Drift]:
     """Every pet whose row in `pets` differs from its replayed history
     (missing or extra rows included)."""
-    conn = await asyncpg.connect(libpq_url(url))
+    conn = await connect_as_owner(url)
     try:
         # One snapshot for the history and the read model alike.
         async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from graphql_petstore.database.doorbell import CHANNEL
-from graphql_petstore.database.location import libpq_url
+from graphql_petstore.database.roles import connect_as_owner
 
 DEFAULT_PETS = 1_000
 DEFAULT_DAYS = 30
@@ -209,7 +209,8 @@ async def seed(
     which measures what the stamping costs)."""
     if pets < 1 or days < 1:
         raise ValueError("pets and days must be 1 or more")
-    conn = await asyncpg.connect(libpq_url(url))
+    # As the owner, like verify and rebuild; the API's role never backdates.
+    conn = await connect_as_owner(url)
     try:
         before = await _counts(conn)
         started = time.perf_counter()
