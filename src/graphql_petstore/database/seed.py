@@ -19,6 +19,7 @@ except by new events.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from graphql_petstore.database.doorbell import CHANNEL
 from graphql_petstore.database.roles import connect_as_owner
@@ -35,12 +37,15 @@ DEFAULT_DAYS = 30
 # Events per statement and transaction, at most.
 CHUNK = 5_000
 # Per transaction: where sql/0060 reads a seeding session's day ('' stamps
-# events now), and no NOTIFY per event (sql/0006: it serialises commits) but
-# one per transaction, as the server's own appends ring the doorbell.
+# events now); no NOTIFY per event (sql/0006: it serialises commits) but one
+# per transaction, as the server's own appends ring the doorbell; and no
+# wait for the WAL to reach the disk at each commit (a crash may lose the
+# last days written, never a rule: each transaction is still all or nothing).
 _SESSION = (
     "select set_config('petstore.backdate', $1, true), "
     "set_config('petstore.backdate_span', '1 day', true), "
-    "set_config('petstore.notify', 'batched', true)"
+    "set_config('petstore.notify', 'batched', true), "
+    "set_config('synchronous_commit', 'off', true)"
 )
 
 _NAMES = (
@@ -230,29 +235,49 @@ async def seed(
 async def _day(
     conn: asyncpg.Connection, plan: DayPlan, start: datetime, offset: int, backdate: bool
 ) -> None:
-    """One day's events; `offset` varies the species."""
+    """One day's events, in one transaction when they are at most CHUNK;
+    `offset` varies the species."""
     day: date = start.date()
     window = start.isoformat() if backdate else ""
-
-    async def insert(sql: str, count: int, *arguments: object) -> None:
-        # At most CHUNK events per transaction: each new pet takes an
-        # advisory lock until its transaction ends (max_locks_per_transaction).
-        while count > 0:
-            async with conn.transaction():
-                await conn.execute(_SESSION, window)
+    steps: list[tuple[str, int, tuple[object, ...]]] = [
+        (ARRIVALS, plan.arrivals, (offset,)),
+        (BIRTHS, plan.births, ()),
+        (PRICE_CHANGES, plan.price_changes, ()),
+        (SALES, plan.sales, ()),
+        (LOSSES, plan.losses, (day,)),
+        (FINDS, plan.finds, (day,)),
+    ]
+    # Each new pet takes an advisory lock until its transaction ends
+    # (max_locks_per_transaction): a day of more than CHUNK events commits
+    # after every statement, and a statement writes at most CHUNK events.
+    large = sum(count for _, count, _ in steps) > CHUNK
+    transaction = await _begin(conn, window)
+    try:
+        for sql, count, arguments in steps:
+            while count > 0:
                 status = await conn.execute(sql, min(count, CHUNK), *arguments)
-                await conn.execute(f"notify {CHANNEL}")
-            written = int(status.split()[-1])
-            if written == 0:
-                return  # no pet is in the state this kind of event needs
-            count -= written
+                written = int(status.split()[-1])
+                count = 0 if written == 0 else count - written  # 0: no pet qualifies
+                if large:
+                    await _commit(conn, transaction)
+                    transaction = await _begin(conn, window)
+        await _commit(conn, transaction)
+    except BaseException:
+        with contextlib.suppress(asyncpg.InterfaceError):  # committed already
+            await transaction.rollback()
+        raise
 
-    await insert(ARRIVALS, plan.arrivals, offset)
-    await insert(BIRTHS, plan.births)
-    await insert(PRICE_CHANGES, plan.price_changes)
-    await insert(SALES, plan.sales)
-    await insert(LOSSES, plan.losses, day)
-    await insert(FINDS, plan.finds, day)
+
+async def _begin(conn: asyncpg.Connection, window: str) -> Transaction:
+    transaction = conn.transaction()
+    await transaction.start()
+    await conn.execute(_SESSION, window)
+    return transaction
+
+
+async def _commit(conn: asyncpg.Connection, transaction: Transaction) -> None:
+    await conn.execute(f"notify {CHANNEL}")
+    await transaction.commit()
 
 
 async def _counts(conn: asyncpg.Connection) -> tuple[int, int]:
