@@ -7,6 +7,7 @@ import random
 import re
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,7 +114,8 @@ async def postgres_processes(url: str) -> Processes | None:
         except psutil.Error:
             return None
 
-    database = url.rsplit("/", 1)[-1].split("?")[0]
+    # The path, not the last "/": a socket directory may follow in ?host=/….
+    database = urllib.parse.urlsplit(url).path.lstrip("/")
 
     def ours(process: psutil.Process) -> bool:
         # Titles: "postgres: walwriter" (background work of the whole server:

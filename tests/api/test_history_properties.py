@@ -187,6 +187,8 @@ def plan(
         input = {"petId": pet_id, "customerId": customer, "salePrice": money(command[2])}
         if current is None:
             return "sellPet", input, "PET_NOT_FOUND"
+        if current.status == "SOLD":
+            return "sellPet", input, "PET_ALREADY_SOLD"
         if current.status != "AVAILABLE":
             return "sellPet", input, "PET_NOT_AVAILABLE"
         after = replace(current, status="SOLD", customerId=customer, version=current.version + 1)

@@ -299,23 +299,39 @@ async def test_birth_of_another_species_is_species_mismatch(
     )
 
 
-async def test_selling_or_losing_a_pet_that_is_not_available_is_pet_not_available(
+async def test_selling_a_sold_pet_is_pet_already_sold(
+    store: Store, conn: asyncpg.Connection
+) -> None:
+    pet_id = (await store.arrive())["pet"]["id"]
+    await store.sell(pet_id)
+    await assert_rejected(
+        store,
+        conn,
+        "sellPet",
+        {"petId": pet_id, "customerId": str(uuid.uuid4()), "salePrice": "1.00"},
+        "PET_ALREADY_SOLD",
+        ["input", "petId"],
+        watched=[pet_id],
+    )
+
+
+async def test_selling_a_lost_pet_or_losing_one_that_is_not_available_is_pet_not_available(
     store: Store, conn: asyncpg.Connection
 ) -> None:
     sold = (await store.arrive(name="Sold"))["pet"]["id"]
     await store.sell(sold)
     lost = (await store.arrive(name="Lost"))["pet"]["id"]
     await store.lose(lost)
+    await assert_rejected(
+        store,
+        conn,
+        "sellPet",
+        {"petId": lost, "customerId": str(uuid.uuid4()), "salePrice": "1.00"},
+        "PET_NOT_AVAILABLE",
+        ["input", "petId"],
+        watched=[lost],
+    )
     for pet_id in (sold, lost):
-        await assert_rejected(
-            store,
-            conn,
-            "sellPet",
-            {"petId": pet_id, "customerId": str(uuid.uuid4()), "salePrice": "1.00"},
-            "PET_NOT_AVAILABLE",
-            ["input", "petId"],
-            watched=[pet_id],
-        )
         await assert_rejected(
             store,
             conn,

@@ -99,7 +99,7 @@ async def test_second_concurrent_sale_is_rejected(
     assert len(winners) == 1
     assert len(errors) == CONCURRENT_SALES - 1
     for error in errors:
-        assert_error(error, "PET_NOT_AVAILABLE", None)
+        assert_error(error, "PET_ALREADY_SOLD", None)
     sales = await conn.fetch("select customer_id from pet_sold_events where pet_id = $1", pet_id)
     assert [row["customer_id"] for row in sales] == winners
     sold = await pet(conn, pet_id)
@@ -117,7 +117,7 @@ async def test_concurrent_sales_without_a_held_lock_store_exactly_one(
         )
     errors = [error for error in results if error is not None]
     assert len(errors) == CONCURRENT_SALES - 1
-    assert {error.sqlstate for error in errors} == {RULE_SQLSTATES["PET_NOT_AVAILABLE"]}
+    assert {error.sqlstate for error in errors} == {RULE_SQLSTATES["PET_ALREADY_SOLD"]}
     assert await conn.fetchval("select count(*) from pet_sold_events") == 1
     sold = await pet(conn, pet_id)
     assert sold is not None

@@ -150,7 +150,7 @@ async def test_api_role_still_meets_every_rule(api: asyncpg.Connection) -> None:
     await insert_event(api, "pet_arrived_events", pet_id=pet_id, name="Rex", species="Dog", price=1)
     customer = uuid.uuid4()
     await insert_event(api, "pet_sold_events", pet_id=pet_id, customer_id=customer, sale_price=1)
-    with pytest.raises(asyncpg.PostgresError, match="PET_NOT_AVAILABLE"):
+    with pytest.raises(asyncpg.PostgresError, match="PET_ALREADY_SOLD"):
         await insert_event(
             api, "pet_sold_events", pet_id=pet_id, customer_id=uuid.uuid4(), sale_price=1
         )

@@ -270,18 +270,18 @@ async def test_sale_of_a_missing_pet_is_rejected(conn: asyncpg.Connection) -> No
     )
 
 
-async def test_sale_of_a_sold_pet_is_rejected(conn: asyncpg.Connection) -> None:
+async def test_sale_of_a_sold_pet_is_rejected_as_already_sold(conn: asyncpg.Connection) -> None:
     pet_id = await arrive(conn)
     await sell(conn, pet_id)
     error = await assert_rejected(
         conn,
-        "PET_NOT_AVAILABLE",
+        "PET_ALREADY_SOLD",
         "pet_sold_events",
         pet_id=pet_id,
         customer_id=uuid.uuid4(),
         sale_price=Decimal("1.00"),
     )
-    assert str(error) == f"PET_NOT_AVAILABLE: pet {pet_id} is SOLD, not AVAILABLE"
+    assert str(error) == f"PET_ALREADY_SOLD: pet {pet_id} is already sold"
 
 
 async def test_sale_of_a_lost_pet_is_rejected(conn: asyncpg.Connection) -> None:
