@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -32,13 +32,18 @@ from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
+from graphql_petstore.database.cluster_status import ClusterStatus
+from graphql_petstore.database.consistency import TOKEN_INIT_KEY, MalformedTokenError, parse_token
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.engine import create_engine, create_pool
+from graphql_petstore.database.horizon import HorizonWatch
 from graphql_petstore.database.migrations import is_current, load_migrations
+from graphql_petstore.database.routing import PRIMARY, REPLICA_CONNECT_TIMEOUT, Node, Router
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.json_output import encode
 from graphql_petstore.middleware import (
     BodySizeLimitMiddleware,
+    ConsistencyTokenMiddleware,
     RequestIdMiddleware,
     WebSocketLimitMiddleware,
 )
@@ -165,9 +170,30 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             request_id=state.get("request_id", ""),
             stream=request.app.state.stream,
             doorbell=request.app.state.doorbell,
+            router=request.app.state.router,
             authorization=request.headers.get("authorization"),
             appended_event_id=state.get("appended_event_id"),
+            consistency_token=state.get("consistency_token"),
+            # Routed already by the compiled path, which handed the request on.
+            route=state.get("route"),
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        # Subscriptions read the stream from the primary, which has every
+        # commit: a token in connection_init has nothing to wait for. It is
+        # still checked, so that a client learns of a malformed one.
+        params = context.connection_params
+        token = params.get(TOKEN_INIT_KEY) if isinstance(params, dict) else None
+        if token is not None:
+            try:
+                if not isinstance(token, str):
+                    raise MalformedTokenError(repr(token))
+                parse_token(token)
+            except MalformedTokenError:
+                raise ConnectionRejectionError(
+                    {"message": f"{TOKEN_INIT_KEY} is not a token that this server made"}
+                ) from None
+        return await super().on_ws_connect(context)
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
@@ -195,23 +221,60 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(database_url, settings.pool_size)
-        pool = create_pool(database_url, settings.pool_size)
+        pooled = settings.database_pooler == "transaction"
+        engine = create_engine(database_url, settings.pool_size, transaction_pooler=pooled)
+        pool = create_pool(database_url, settings.pool_size, transaction_pooler=pooled)
+        replicas = [
+            Node(
+                f"replica-{number}",
+                create_pool(
+                    url,
+                    settings.pool_size,
+                    transaction_pooler=pooled,
+                    connect_timeout=REPLICA_CONNECT_TIMEOUT,
+                ),
+                create_engine(
+                    url,
+                    settings.pool_size,
+                    transaction_pooler=pooled,
+                    connect_timeout=REPLICA_CONNECT_TIMEOUT,
+                ),
+                replica=True,
+            )
+            for number, url in enumerate(settings.read_replica_urls, 1)
+        ]
+        status = ClusterStatus()
+        router = Router(
+            Node(PRIMARY, pool, engine, replica=False),
+            replicas,
+            consistency_wait=settings.consistency_wait,
+            status=status,
+        )
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
+        horizon = HorizonWatch(pool, status, settings.horizon_warning_after)
         app.state.engine = engine
         app.state.pool = pool
+        app.state.router = router
+        app.state.cluster_status = status
         app.state.doorbell = doorbell
         app.state.stream = stream
         await doorbell.start()
         await stream.start()
+        await router.start()
+        await horizon.start()
         try:
             yield
         finally:
+            await horizon.stop()
+            await router.stop()
             await stream.stop()
             await doorbell.stop()
             await pool.close()
             await engine.dispose()
+            for node in replicas:
+                await node.pool.close()
+                await node.engine.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -243,6 +306,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ConsistencyTokenMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
         ],

@@ -1,5 +1,5 @@
-"""ASGI middleware: a request id on every request, caps on body size and on
-concurrent WebSocket connections."""
+"""ASGI middleware: a request id on every request, the consistency token,
+caps on body size and on concurrent WebSocket connections."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphql_petstore.database.consistency import TOKEN_HEADER, MalformedTokenError, parse_token
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -36,6 +38,50 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class ConsistencyTokenMiddleware:
+    """Reads the Petstore-Consistency-Token header into
+    scope["state"]["consistency_token"] (the event id it names), for both
+    request paths; a malformed one is refused with 400 before either sees it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(TOKEN_HEADER.encode())
+        if given is not None:
+            try:
+                token = parse_token(given.decode("latin-1").strip())
+            except MalformedTokenError:
+                await _refuse(
+                    send,
+                    400,
+                    "the Petstore-Consistency-Token header is not a token that this server "
+                    "made: send a mutation's consistencyToken as it came, or no header",
+                    "BAD_USER_INPUT",
+                )
+                return
+            scope.setdefault("state", {})["consistency_token"] = token
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, message: str, code: str) -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimitMiddleware:

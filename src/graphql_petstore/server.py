@@ -8,12 +8,15 @@ import signal
 import socket
 import sys
 from types import FrameType
+from urllib.parse import urlsplit
 
+import asyncpg
 import uvicorn
 
-from graphql_petstore.database.api_login import api_database_url
-from graphql_petstore.database.location import database_url
+from graphql_petstore.database.api_login import api_database_url, check_login
+from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.pooler import check_pooler
 from graphql_petstore.errors import ConfigurationError
 from graphql_petstore.settings import Settings
 from graphql_petstore.tokens import DEVELOPMENT_TOKEN_NAME, development_token, token_path
@@ -28,6 +31,15 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         # processes) read their settings from the environment: hand them the
         # API's login alone, never DATABASE_URL's, and the tokens.
         api_url = asyncio.run(api_database_url(settings, url))
+        asyncio.run(
+            check_pooler(
+                settings,
+                api_url,
+                "PETSTORE_API_DATABASE_URL" if settings.api_database_url else "DATABASE_URL",
+            )
+        )
+        for replica_url in settings.read_replica_urls:
+            asyncio.run(_check_replica_login(replica_url))
         os.environ["DATABASE_URL"] = os.environ["PETSTORE_API_DATABASE_URL"] = api_url
         if not settings.api_tokens:
             token = development_token(settings.data_dir)
@@ -83,6 +95,30 @@ def check_port_free(host: str, port: int) -> None:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+async def _check_replica_login(url: str) -> None:
+    """A replica serves queries as petstore_api too (the role comes over from
+    the primary with everything else): one that logs in as more is refused,
+    one that does not answer now is only reported (reads skip it until it
+    answers)."""
+    try:
+        await check_login(url, "PETSTORE_READ_REPLICA_URLS")
+    except (
+        asyncpg.InvalidAuthorizationSpecificationError,
+        asyncpg.InvalidPasswordError,
+    ) as exc:
+        raise ConfigurationError(
+            f"PETSTORE_READ_REPLICA_URLS: a replica refused the login: {exc}"
+        ) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        where = urlsplit(libpq_url(url))
+        print(
+            f"replica {where.hostname}:{where.port or 5432} does not answer now ({exc}); "
+            "queries go elsewhere until it does",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

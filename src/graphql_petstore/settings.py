@@ -25,8 +25,16 @@ DEFAULT_SUBSCRIPTIONS = "listen"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 DEFAULT_MAX_WEBSOCKETS = 2_000
+DEFAULT_CONSISTENCY_WAIT = 1.0
+DEFAULT_HORIZON_WARNING_AFTER = 30.0
 EMBEDDED_DATABASE_NAME = "petstore"
 SUBSCRIPTION_MODES = ("listen", "poll")
+# "none": the server talks to PostgreSQL sessions of its own (directly, or
+# through a session-pooling proxy); "transaction": through a transaction-
+# pooling proxy (PgBouncer's pool_mode = transaction), where consecutive
+# statements of one connection may run in different server sessions.
+POOLER_MODES = ("none", "transaction")
+DEFAULT_POOLER = "none"
 
 
 def default_data_dir() -> Path:
@@ -65,11 +73,22 @@ class Settings:
     persisted_queries: bool = True
     # A manifest of hash -> document: when set, only those documents run.
     trusted_documents: Path | None = None
+    # Streaming replicas that answer queries (database/routing.py).
+    read_replica_urls: tuple[str, ...] = ()
+    # Seconds a read with a consistency token waits for a replica to have
+    # replayed the token's write before the primary answers it instead.
+    consistency_wait: float = DEFAULT_CONSISTENCY_WAIT
+    # What stands between the server and PostgreSQL (see POOLER_MODES).
+    database_pooler: str = DEFAULT_POOLER
+    # Seconds the event stream may be held back by one open transaction
+    # before a warning names it (database/horizon.py).
+    horizon_warning_after: float = DEFAULT_HORIZON_WARNING_AFTER
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = env.get("PETSTORE_DATA_DIR")
+        pooler = _choice(env, "PETSTORE_DATABASE_POOLER", POOLER_MODES, DEFAULT_POOLER)
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             api_database_url=env.get("PETSTORE_API_DATABASE_URL") or None,
@@ -85,9 +104,7 @@ class Settings:
             max_query_tokens=_positive_int(
                 env, "PETSTORE_MAX_QUERY_TOKENS", DEFAULT_MAX_QUERY_TOKENS
             ),
-            subscriptions=_choice(
-                env, "PETSTORE_SUBSCRIPTIONS", SUBSCRIPTION_MODES, DEFAULT_SUBSCRIPTIONS
-            ),
+            subscriptions=_subscriptions(env, pooler),
             poll_interval=_positive_float(env, "PETSTORE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
             max_subscriptions_per_connection=_positive_int(
                 env,
@@ -100,6 +117,12 @@ class Settings:
             graphiql=_switch(env, "PETSTORE_GRAPHIQL", True),
             persisted_queries=_switch(env, "PETSTORE_PERSISTED_QUERIES", True),
             trusted_documents=_path(env, "PETSTORE_TRUSTED_DOCUMENTS"),
+            read_replica_urls=_urls(env, "PETSTORE_READ_REPLICA_URLS"),
+            consistency_wait=_seconds(env, "PETSTORE_CONSISTENCY_WAIT", DEFAULT_CONSISTENCY_WAIT),
+            database_pooler=pooler,
+            horizon_warning_after=_positive_float(
+                env, "PETSTORE_HORIZON_WARNING_AFTER", DEFAULT_HORIZON_WARNING_AFTER
+            ),
         )
 
 
@@ -137,6 +160,51 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     if not path.is_file():
         raise ConfigurationError(f"{name} must name a file, and {raw!r} is not one")
     return path
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number of seconds that may be 0."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{name} must be 0 or more seconds, not {raw!r}")
+    return value
+
+
+def _subscriptions(env: Mapping[str, str], pooler: str) -> str:
+    """listen by default; poll by default through a transaction pooler, where
+    listen cannot work: a LISTEN belongs to a session, and the pooler hands
+    the session to other clients as soon as the LISTEN's transaction ends, so
+    notifications would go to whoever holds it then, or nowhere."""
+    default = "poll" if pooler == "transaction" else DEFAULT_SUBSCRIPTIONS
+    mode = _choice(env, "PETSTORE_SUBSCRIPTIONS", SUBSCRIPTION_MODES, default)
+    if mode == "listen" and pooler == "transaction":
+        raise ConfigurationError(
+            "PETSTORE_SUBSCRIPTIONS=listen cannot work through a transaction pooler "
+            "(PETSTORE_DATABASE_POOLER=transaction): LISTEN needs a database session of its "
+            "own, which the pooler gives to other clients between transactions. "
+            "Set PETSTORE_SUBSCRIPTIONS=poll"
+        )
+    return mode
+
+
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated PostgreSQL URLs."""
+    urls = tuple(filter(None, (part.strip() for part in env.get(name, "").split(","))))
+    for url in urls:
+        scheme, sep, _ = url.partition("://")
+        if not sep or scheme.split("+")[0] not in ("postgres", "postgresql"):
+            raise ConfigurationError(
+                f"{name} must be PostgreSQL URLs separated by commas; {scheme}://… is not one"
+            )
+    if len(set(urls)) != len(urls):
+        raise ConfigurationError(f"{name} lists one URL twice")
+    return urls
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -426,6 +426,7 @@ async def test_the_petstore_answers_the_same_through_either_executor(
             request_id="compare",
             stream=app.state.stream,
             doorbell=app.state.doorbell,
+            router=app.state.router,
             authorization=f"Bearer {API_TOKEN}",
         )
         schema = create_schema(settings, executor)

@@ -263,6 +263,13 @@ class Server:
 ServerFactory = Callable[..., Awaitable[Server]]
 
 
+@dataclass
+class Endpoint:
+    """Anything that serves /graphql (a load balancer in front of servers)."""
+
+    graphql_url: str
+
+
 def _spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     # Its own session and process group: close() ends the workers with it.
     with log_path.open("wb") as log:
@@ -403,8 +410,11 @@ class GraphQLWebSocket:
         await asyncio.wait_for(self.closed.wait(), within)
         return self.close_code, self.close_reason
 
-    async def init(self) -> None:
-        await self.ws.send_json({"type": "connection_init", "payload": {}})
+    async def init_unacknowledged(self, payload: dict[str, Any] | None = None) -> None:
+        await self.ws.send_json({"type": "connection_init", "payload": payload or {}})
+
+    async def init(self, payload: dict[str, Any] | None = None) -> None:
+        await self.init_unacknowledged(payload)
         ack = await self.message(None)
         assert ack == {"type": "connection_ack"}, ack
 
@@ -487,16 +497,19 @@ class Subscription:
 
 @contextlib.asynccontextmanager
 async def connect(
-    server: Server,
+    server: Server | Endpoint,
     *,
     init: bool = True,
     keepalive: bool = True,
     receive_buffer: int | None = None,
+    init_payload: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[GraphQLWebSocket]:
-    """A graphql-transport-ws connection to `server` (connection_init and
-    connection_ack done unless init=False). `receive_buffer`: pin the
-    socket's receive buffer to that many bytes (the kernel then cannot grow
-    it), so that a client that stops reading soon holds the server up."""
+    """A graphql-transport-ws connection to `server` (connection_init, with
+    `init_payload`, and connection_ack done unless init=False).
+    `receive_buffer`: pin the socket's receive buffer to that many bytes (the
+    kernel then cannot grow it), so that a client that stops reading soon
+    holds the server up. `headers`: of the upgrade request."""
     options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)] if receive_buffer else None
     transport = httpx.AsyncHTTPTransport(socket_options=options)
     try:
@@ -507,12 +520,13 @@ async def connect(
                 http,
                 subprotocols=[PROTOCOL],
                 keepalive_ping_interval_seconds=20 if keepalive else None,
+                headers=headers or {},
             ) as ws,
         ):
             client = GraphQLWebSocket(ws)
             try:
                 if init:
-                    await client.init()
+                    await client.init(init_payload)
                 yield client
             finally:
                 await client.stop()

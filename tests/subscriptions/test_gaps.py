@@ -6,16 +6,17 @@ transaction that rolled back."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import pytest
 
 from tests.subscriptions.support import (
     SELL,
     Server,
+    ServerFactory,
     Subscription,
     connect,
     cursors,
@@ -189,27 +190,36 @@ async def test_a_rolled_back_write_between_committed_ones_is_never_delivered(
     assert [str(row["current_price"]) for row in prices][:3] == ["6.00", "4.00", "5.00"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stream's horizon, pg_snapshot_xmin(pg_current_snapshot()), is server-wide: "
-    "a write transaction left open in any other database of the same PostgreSQL server "
-    "(another application, another petstore database, a maintenance job) holds back "
-    "every subscriber and events(after:) page of this database until it ends",
-)
-async def test_a_transaction_open_in_another_database_does_not_hold_this_stream_back(
-    server: Server, conn: asyncpg.Connection, postgres_server_url: str
+async def test_a_transaction_open_in_another_database_holds_the_stream_back_and_is_named(
+    serve: ServerFactory, conn: asyncpg.Connection, postgres_server_url: str
 ) -> None:
+    """The stream's horizon is the whole PostgreSQL server's (database/
+    horizon.py): a write transaction left open in another database delays
+    this database's stream. Nothing is lost; after
+    PETSTORE_HORIZON_WARNING_AFTER the log names the transaction's backend
+    and database, and its end lets the event through."""
+    server = await serve(PETSTORE_HORIZON_WARNING_AFTER="1")
     pet = await sql_arrive(conn, "Rex")
     elsewhere = await asyncpg.connect(postgres_server_url)  # the server's `postgres` database
     try:
         async with connect(server) as ws:
             stream = await ws.events(after="0")
             await stream.take(1)
-            async with elsewhere.transaction():
-                # Takes a transaction id, as the first write of a transaction does.
-                await elsewhere.fetchval("select pg_current_xact_id()")
-                await sql_change_price(conn, pet, "2.00")
-                (event,) = await stream.take(1, within=3)
+            transaction = elsewhere.transaction()
+            await transaction.start()
+            # Takes a transaction id, as the first write of a transaction does.
+            await elsewhere.fetchval("select pg_current_xact_id()")
+            pid = await elsewhere.fetchval("select pg_backend_pid()")
+            await sql_change_price(conn, pet, "2.00")
+            named = f"of backend {pid} in database 'postgres'"
+            deadline = time.monotonic() + 20
+            while named not in server.log():
+                assert time.monotonic() < deadline, f"no warning {named!r}:\n{server.log()}"
+                await asyncio.sleep(0.1)
+            # Held back, not lost: nothing yet, the event once it ends.
+            await stream.expect_nothing(0.5)
+            await transaction.rollback()
+            (event,) = await stream.take(1, within=10)
             assert event["newPrice"] == "2.00"
     finally:
         await elsewhere.close()

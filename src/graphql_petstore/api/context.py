@@ -4,35 +4,52 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.pool import ConnectionPool
+from graphql_petstore.database.routing import Route, Router
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.settings import DEFAULT_PAGE_SIZE, Settings
+
+T = TypeVar("T")
 
 
 @dataclass
 class Context:
-    engine: AsyncEngine
+    engine: AsyncEngine  # the primary's
     pool: ConnectionPool  # appends, and the compiled path
     settings: Settings
     request_id: str
     stream: EventStream
     doorbell: Doorbell
+    router: Router
     authorization: str | None = None
     # Set when the compiled path has stored this request's event already and
     # strawberry is only to answer with it (compiled/http.py).
     appended_event_id: uuid.UUID | None = None
+    # The event the request's Petstore-Consistency-Token names.
+    consistency_token: uuid.UUID | None = None
+    # Where this request reads (api/read_routing.py decides before execution);
+    # None: the primary.
+    route: Route | None = None
+    # What a WebSocket's connection_init carried (strawberry sets it).
+    connection_params: Any = None
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.engine)
+        return Loaders(self.read)
+
+    async def read(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`query` on a connection of the node this request reads from."""
+        return await self.router.read(self.route, query)
 
     def reset_loaders(self) -> None:
         """Forget what was loaded: each subscription event reads afresh."""

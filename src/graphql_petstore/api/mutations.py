@@ -33,6 +33,7 @@ from graphql_petstore.database.appends import (
     append,
     appended,
 )
+from graphql_petstore.database.consistency import token_of
 from graphql_petstore.errors import DomainError
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
     context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)
-    return PetEventPayload(event=event_from_row(event), pet=stored)
+    return PetEventPayload(
+        event=event_from_row(event), pet=stored, consistency_token=token_of(event["id"])
+    )
 
 
 def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:

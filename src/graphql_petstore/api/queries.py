@@ -56,8 +56,8 @@ class Query:
         if as_of is None:
             return await context.loaders.pet.load(id)
         require_zone("asOf", as_of)
-        async with context.engine.connect() as conn:
-            row = await reads.pet_as_of(conn, id, as_of)
+        # The primary's (api/read_routing.py routes documents with asOf there).
+        row = await context.read(lambda conn: reads.pet_as_of(conn, id, as_of))
         return None if row is None else Pet.from_row(row)
 
     @strawberry.field(description="The shop's pets, a page at a time, in id order.")
@@ -78,8 +78,7 @@ class Query:
             species=filter.species if filter else None,
             mother_id=filter.mother_id if filter else None,
         )
-        async with context.engine.connect() as conn:
-            rows = await reads.pets_page(conn, where, size, after_id)
+        rows = await context.read(lambda conn: reads.pets_page(conn, where, size, after_id))
         pets = [Pet.from_row(row) for row in rows[:size]]
         context.loaders.pet.prime_many({pet.id: pet for pet in pets})
         return PetConnection(
@@ -99,8 +98,7 @@ class Query:
         id: Annotated[uuid.UUID, strawberry.argument(description="The event's id.")],
     ) -> PetEvent | None:
         context: Context = info.context
-        async with context.engine.connect() as conn:
-            rows = await reads.events_by_id(conn, [id])
+        rows = await context.read(lambda conn: reads.events_by_id(conn, [id]))
         return event_from_row(rows[0]) if rows else None
 
     @strawberry.field(
@@ -133,8 +131,7 @@ class Query:
             since=filter.since if filter else None,
             until=filter.until if filter else None,
         )
-        async with context.engine.connect() as conn:
-            rows = await reads.events_page(conn, where, size, position)
+        rows = await context.read(lambda conn: reads.events_page(conn, where, size, position))
         events = [event_from_row(row) for row in rows[:size]]
         return PetEventConnection.of(
             events, has_next=len(rows) > size, has_previous=position is not None

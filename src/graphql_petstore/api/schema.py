@@ -29,6 +29,7 @@ from graphql_petstore.api.library_internals import coded_rule, locate_scalar_err
 from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
+from graphql_petstore.api.read_routing import ReadRouting
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
 from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
@@ -98,6 +99,7 @@ def create_schema(
             lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             MaskUnexpectedErrors,
+            ReadRouting,
         ],
     )
     locate_scalar_errors(schema._schema)

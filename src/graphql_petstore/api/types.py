@@ -373,6 +373,12 @@ class PetEventPayload:
         default_factory=list,
         description="Why nothing was stored, when a rule refused the event; empty otherwise.",
     )
+    consistency_token: str | None = strawberry.field(
+        default=None,
+        description="Present it in a later request's Petstore-Consistency-Token header to read "
+        "this write: a replica answers only once it has the write, else the primary does. "
+        "Opaque. Null when nothing was stored.",
+    )
 
 
 ALL_EVENT_TYPES: list[type] = [cls for cls, _ in EVENT_CLASSES.values()]

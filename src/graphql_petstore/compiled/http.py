@@ -3,7 +3,8 @@ statement when it can.
 
 In front of strawberry's ASGI app. Per request: parse the body (or the URL's
 query, variables and operationName), look the document's plan up, coerce the
-variables, bind them, run the one statement on the pool, write its text.
+variables, bind them, route the read (api/read_routing.py, as strawberry's
+path does), run the one statement on that node's pool, write its text.
 Everything else — GraphiQL's page, a mutation by GET, WebSockets,
 documents the compiler does not support, any request whose values or results
 are unusual (a refused argument, a bad cursor, a null where the schema says
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.context import writer
 from graphql_petstore.api.mutations import append_failure
+from graphql_petstore.api.read_routing import route_for
 from graphql_petstore.compiled.arguments import Bindings
 from graphql_petstore.compiled.operations import Statement, Write
 from graphql_petstore.compiled.plans import Plans
@@ -33,6 +35,7 @@ from graphql_petstore.database.appends import (
     run_append,
 )
 from graphql_petstore.database.pool import ConnectionPool
+from graphql_petstore.database.routing import Route, Router
 from graphql_petstore.json_output import encode
 from graphql_petstore.persisted import RESOLVED, for_strawberry
 from graphql_petstore.settings import Settings
@@ -125,15 +128,27 @@ class CompiledGraphQL:
         compiled = self.plans.compiled(plan, coerced.coerced)
         if compiled is None:
             return None
-        pool: ConnectionPool = scope["app"].state.pool
+        router: Router = scope["app"].state.router
         bindings = Bindings(coerced.coerced)
         if isinstance(compiled, Write):
-            return await self._write(scope, compiled, bindings, pool)
-        text = await _read(compiled, bindings, pool)
-        return None if text is None else _data(text)
+            reported = router.primary_route() if router.enabled else None
+            return await self._write(scope, compiled, bindings, router.primary.pool, reported)
+        state = scope.setdefault("state", {})
+        route = await route_for(
+            router, plan.operation, plan.fragments, state.get("consistency_token")
+        )
+        # strawberry reads where this read went, should it answer instead.
+        state["route"] = route
+        text = await _read(compiled, bindings, router, route)
+        return None if text is None else _data(text, route if router.enabled else None)
 
     async def _write(
-        self, scope: Scope, write: Write, bindings: Bindings, pool: ConnectionPool
+        self,
+        scope: Scope,
+        write: Write,
+        bindings: Bindings,
+        pool: ConnectionPool,
+        reported: Route | None,
     ) -> bytes | None:
         headers = dict(scope["headers"])
         try:
@@ -167,7 +182,10 @@ class CompiledGraphQL:
                 path=[write.response_name],
                 extensions=error.extensions,
             )
-            return encode({"data": None, "errors": [located.formatted]}).encode()
+            answer: dict[str, object] = {"data": None, "errors": [located.formatted]}
+            if reported is not None:
+                answer["extensions"] = reported.extensions()
+            return encode(answer).encode()
         except Exception:
             # Nothing was stored (a rule refused the event, the statement
             # failed, or it was never sent): strawberry tries again and
@@ -180,17 +198,18 @@ class CompiledGraphQL:
             # event instead of appending it again.
             scope.setdefault("state", {})["appended_event_id"] = command.event_id
             return None
-        return _data(text)
+        return _data(text, reported)
 
 
-async def _read(statement: Statement, bindings: Bindings, pool: ConnectionPool) -> str | None:
+async def _read(
+    statement: Statement, bindings: Bindings, router: Router, route: Route
+) -> str | None:
     try:
         arguments = statement.arguments(bindings)
     except (GraphQLError, ValueError):
         return None
     try:
-        async with pool.connection() as conn:
-            text: str | None = await conn.fetchval(statement.sql, *arguments)
+        text: str | None = await router.fetchval(route, statement.sql, *arguments)
     except Exception:
         # strawberry runs the request again and reports what went wrong
         logger.debug("compiled read failed; strawberry answers", exc_info=True)
@@ -198,8 +217,13 @@ async def _read(statement: Statement, bindings: Bindings, pool: ConnectionPool) 
     return text
 
 
-def _data(text: str) -> bytes:
-    return b'{"data":' + text.encode() + b"}"
+def _data(text: str, route: Route | None) -> bytes:
+    """The response: its data, and where it was read when there are replicas
+    (strawberry's path adds the same extensions, api/read_routing.py)."""
+    if route is None:
+        return b'{"data":' + text.encode() + b"}"
+    extensions = encode(route.extensions()).encode()
+    return b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
 
 
 def _plain_json(scope: Scope) -> bool:

@@ -23,6 +23,7 @@ from graphql_petstore.compiled.arguments import Bindings, Value, argument
 from graphql_petstore.compiled.objects import Compiler
 from graphql_petstore.compiled.selection import Fields, Unsupported
 from graphql_petstore.database.appends import APPEND_FUNCTIONS
+from graphql_petstore.database.consistency import token_sql
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def _payload(compiler: Compiler, nodes: list[FieldNode]) -> str:
             value = compiler.pet(field_nodes, "p")
         elif field == "userErrors":
             value = "'[]'"  # a stored event has none
+        elif field == "consistencyToken":
+            value = sql.render_quoted(token_sql("e.id"))  # [v1.0-9a-f]: nothing to escape
         else:
             raise Unsupported(f"PetEventPayload.{field}")
         members.append((name, value))

@@ -108,7 +108,9 @@ async def api_database_url(settings: Settings, admin_url: str) -> str:
 
 async def check_login(url: str, setting: str) -> None:
     """Logs in; refuses a role that could do more than petstore_api may."""
-    conn = await asyncpg.connect(libpq_url(url), timeout=LOGIN_TIMEOUT)
+    # No statement cache: `url` may lead through a transaction pooler, whose
+    # server sessions would keep this connection's named statements.
+    conn = await asyncpg.connect(libpq_url(url), timeout=LOGIN_TIMEOUT, statement_cache_size=0)
     try:
         row = await one_row(
             conn,

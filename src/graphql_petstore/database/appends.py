@@ -200,13 +200,15 @@ async def run_append(
     the database cannot be asked in time. DomainError (a rule refused the
     event), other database errors (the statement failed, so its transaction
     rolled back) and PoolTimeoutError (nothing was sent) pass through."""
+    sent = False
     backend: tuple[int, Any] | None = None
     try:
         async with pool.connection() as conn:
-            backend = conn.backend
+            sent = True
+            backend = conn.backend  # None through a transaction pooler
             return await attempt(conn)
     except _CONNECTION_ERRORS as exc:
-        if backend is None:
+        if not sent:
             # No connection could be made: nothing was sent.
             raise AppendNotStored(event_id, exc) from exc
         if isinstance(exc, asyncpg.DataError):
@@ -241,10 +243,14 @@ class BackendLingers(Exception):
 async def _settle(
     pool: ConnectionPool,
     event_id: uuid.UUID,
-    backend: tuple[int, Any],
+    backend: tuple[int, Any] | None,
     settled: Callable[[PetstoreConnection], Awaitable[T | None]],
     lost: BaseException,
 ) -> T:
+    """`backend` None: the append went through a transaction pooler, which
+    does not say which backend ran it, so none can be ended and the event may
+    still commit: only its arrival settles the outcome, and until the
+    deadline passes without it nothing can be reported but "unknown"."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT
     while True:
@@ -253,13 +259,19 @@ async def _settle(
             # may each take longer than what is left.
             async with asyncio.timeout_at(deadline):
                 async with pool.connection() as conn:
-                    await _end_backend(conn, backend)
+                    if backend is not None:
+                        await _end_backend(conn, backend)
                     found = await settled(conn)
         except (*_CONNECTION_ERRORS, PoolTimeoutError, BackendLingers) as exc:
             # Whatever went wrong, the question is still open: it must not
             # escape as an error that says nothing was stored.
             if loop.time() >= deadline:
                 raise AppendOutcomeUnknown(event_id) from exc
+            await asyncio.sleep(SETTLE_INTERVAL)
+            continue
+        if found is None and backend is None:
+            if loop.time() >= deadline:
+                raise AppendOutcomeUnknown(event_id) from lost
             await asyncio.sleep(SETTLE_INTERVAL)
             continue
         if found is None:

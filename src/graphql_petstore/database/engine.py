@@ -1,7 +1,16 @@
 """The connections to the database: SQLAlchemy's async engine (the strawberry
-path's reads, the event stream) and the lean pool (appends, compiled requests)."""
+path's reads, the event stream) and the lean pool (appends, compiled requests).
+
+Through a transaction-pooling proxy (`transaction_pooler`), neither keeps
+prepared statements, and no session settings are sent at connect: PgBouncer
+refuses startup parameters it does not know, and a setting made on one
+server session would not follow the next transaction anyway. The proxy (or
+the role) sets them instead; see pooler.py and docs/scaling.md.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -23,7 +32,31 @@ SESSION_SETTINGS = {
 }
 
 
-def create_engine(url: str, pool_size: int) -> AsyncEngine:
+def _unnamed() -> str:
+    # asyncpg prepares an unnamed statement when given the empty name, and
+    # (with its statement cache off) sends its Parse again with the Bind and
+    # Execute, which a transaction pooler runs on one server session.
+    return ""
+
+
+def create_engine(
+    url: str,
+    pool_size: int,
+    *,
+    transaction_pooler: bool = False,
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
+    connect_args: dict[str, Any] = {}
+    if transaction_pooler:
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=_unnamed,
+        )
+    else:
+        connect_args["server_settings"] = SESSION_SETTINGS
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
@@ -36,11 +69,22 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         isolation_level="AUTOCOMMIT",
         # Stored JSON keeps its text, so that responses show it as stored.
         json_deserializer=stored_json,
-        connect_args={"server_settings": SESSION_SETTINGS},
+        connect_args=connect_args,
     )
 
 
-def create_pool(url: str, pool_size: int) -> ConnectionPool:
+def create_pool(
+    url: str,
+    pool_size: int,
+    *,
+    transaction_pooler: bool = False,
+    connect_timeout: float | None = None,
+) -> ConnectionPool:
     return ConnectionPool(
-        url, pool_size, timeout=POOL_TIMEOUT, server_settings=pool_settings(SESSION_SETTINGS)
+        url,
+        pool_size,
+        timeout=POOL_TIMEOUT,
+        server_settings={} if transaction_pooler else pool_settings(SESSION_SETTINGS),
+        transaction_pooler=transaction_pooler,
+        connect_timeout=connect_timeout,
     )

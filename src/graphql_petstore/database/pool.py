@@ -7,6 +7,14 @@ round trip when it comes back, several times what this pool spends
 (bench/README.md). Our statements leave no session state behind (each runs on
 its own, in autocommit), so this pool hands connections back as they are.
 
+Through a transaction-pooling proxy (PgBouncer's pool_mode = transaction)
+consecutive statements of one connection may run in different server
+sessions, so a statement prepared in one is missing in the next: such a pool
+keeps no prepared statements (statement_cache_size 0: asyncpg then sends
+each statement's Parse with its Bind and Execute, in one message sequence
+that the proxy runs on one server session) and does not know which backend
+runs its statements.
+
 A connection that saw an error it cannot vouch for (a cancelled statement, a
 broken socket) is closed instead of returned; the next checkout opens a new
 one. Waiting for a free connection is bounded: past `timeout` the caller gets
@@ -32,10 +40,11 @@ class PoolTimeoutError(Exception):
 
 class PetstoreConnection(asyncpg.Connection):
     """A connection that knows its backend: (pid, backend_start), which tell
-    it apart from any later backend that reuses the pid."""
+    it apart from any later backend that reuses the pid; None through a
+    transaction pooler, where each transaction may run on another one."""
 
     __slots__ = ("backend",)
-    backend: tuple[int, Any]
+    backend: tuple[int, Any] | None
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -62,11 +71,16 @@ class ConnectionPool:
         *,
         timeout: float,
         server_settings: Mapping[str, str],
+        transaction_pooler: bool = False,
+        connect_timeout: float | None = None,
     ) -> None:
         self._url = libpq_url(url)
         self.size = size
         self.timeout = timeout
         self._server_settings = dict(server_settings)
+        self.transaction_pooler = transaction_pooler
+        # None: asyncpg's own (60 s)
+        self._connect_timeout = connect_timeout
         self._idle: deque[PetstoreConnection] = deque()
         self._waiters: deque[asyncio.Future[PetstoreConnection | None]] = deque()
         self._open = 0  # connections made (or being made) and not yet closed
@@ -136,16 +150,28 @@ class ConnectionPool:
         # None: a slot that a discarded connection freed, reserved for us.
         return handed if handed is not None else await self._connect()
 
+    async def connect_one(self) -> PetstoreConnection:
+        """A connection like the pool's, outside it: the caller closes it."""
+        options: dict[str, Any] = {}
+        if self._connect_timeout is not None:
+            options["timeout"] = self._connect_timeout
+        conn: PetstoreConnection = await asyncpg.connect(
+            self._url,
+            statement_cache_size=0 if self.transaction_pooler else STATEMENT_CACHE_SIZE,
+            max_cached_statement_lifetime=0,
+            server_settings=self._server_settings,
+            connection_class=PetstoreConnection,
+            **options,
+        )
+        return conn
+
     async def _connect(self) -> PetstoreConnection:
         """Opens a connection in a slot already counted in _open."""
         try:
-            conn: PetstoreConnection = await asyncpg.connect(
-                self._url,
-                statement_cache_size=STATEMENT_CACHE_SIZE,
-                max_cached_statement_lifetime=0,
-                server_settings=self._server_settings,
-                connection_class=PetstoreConnection,
-            )
+            conn = await self.connect_one()
+            if self.transaction_pooler:
+                conn.backend = None
+                return conn
             try:
                 row = await conn.fetchrow(
                     "select pid, backend_start from pg_stat_activity where pid = pg_backend_pid()"
