@@ -11,6 +11,7 @@ from graphql import GraphQLError
 
 from graphql_petstore.api import cursors
 from graphql_petstore.api.inputs import EventFilter, PetFilter
+from graphql_petstore.api.shielded_loads import load
 from graphql_petstore.api.types import (
     AFTER,
     FIRST,
@@ -54,7 +55,7 @@ class Query:
     ) -> Pet | None:
         context: Context = info.context
         if as_of is None:
-            return await context.loaders.pet.load(id)
+            return await load(context.loaders.pet, id)
         require_zone("asOf", as_of)
         # The primary's (api/read_routing.py routes documents with asOf there).
         row = await context.read(lambda conn: reads.pet_as_of(conn, id, as_of))

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from graphql_petstore.api import cursors
+from graphql_petstore.api.shielded_loads import load
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.json_output import stored_json
 
@@ -140,12 +141,12 @@ class Pet:
         if self.mother_id is None:
             return None
         context: Context = info.context
-        return await context.loaders.pet.load(self.mother_id)
+        return await load(context.loaders.pet, self.mother_id)
 
     @strawberry.field(description="The pets born to this one in the store, oldest first.")
     async def offspring(self, info: Info) -> list[Pet]:
         context: Context = info.context
-        return await context.loaders.offspring.load(self.id)
+        return await load(context.loaders.offspring, self.id)
 
     @strawberry.field(description="This pet's events, oldest first.")
     async def history(
@@ -157,7 +158,7 @@ class Pet:
         context: Context = info.context
         size = context.page_size(first)
         after_version = cursors.parse_version_cursor(after) if after is not None else 0
-        rows = await context.loaders.history.load((self.id, size, after_version))
+        rows = await load(context.loaders.history, (self.id, size, after_version))
         events = [event_from_row(row) for row in rows]
         return PetEventConnection.of(
             events[:size],
@@ -216,7 +217,7 @@ class PetEvent:
     @strawberry.field(description="The pet as it is now.")
     async def pet(self, info: Info) -> Pet | None:
         context: Context = info.context
-        return await context.loaders.pet.load(self.pet_id)
+        return await load(context.loaders.pet, self.pet_id)
 
 
 def _text(metadata: Any, key: str) -> str | None:

@@ -79,8 +79,9 @@ class ConnectionPool:
         self.timeout = timeout
         self._server_settings = dict(server_settings)
         self.transaction_pooler = transaction_pooler
-        # None: asyncpg's own (60 s)
-        self._connect_timeout = connect_timeout
+        # A request waits no longer for a new connection than for a free one
+        # (asyncpg's own default is 60 s).
+        self._connect_timeout = timeout if connect_timeout is None else connect_timeout
         self._idle: deque[PetstoreConnection] = deque()
         self._waiters: deque[asyncio.Future[PetstoreConnection | None]] = deque()
         self._open = 0  # connections made (or being made) and not yet closed
