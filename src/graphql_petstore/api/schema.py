@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import specified_rules
+from graphql import GraphQLError, specified_rules
 from graphql.execution import Executor as GraphQLExecutionContext
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
@@ -20,14 +20,19 @@ from strawberry.extensions import (
 # strawberry adds these two to every validation (strawberry.schema.schema).
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
+from graphql_petstore import error_codes
+from graphql_petstore.api.descriptions import describe
 from graphql_petstore.api.execution import PetstoreExecutor
-from graphql_petstore.api.masking import MaskUnexpectedErrors
+from graphql_petstore.api.library_internals import coded_rule, locate_scalar_errors
+from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
 from graphql_petstore.api.read_routing import ReadRouting
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
+from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
 from graphql_petstore.settings import Settings
 
 # Distinct documents remembered, parsed and validated, per process.
@@ -39,8 +44,14 @@ def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     """The server's limits, as validation rules: strawberry's path and the
     compiled path validate with the same ones."""
     return [
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        *(
+            coded_rule(rule, error_codes.QUERY_TOO_DEEP)
+            for rule in QueryDepthLimiter(max_depth=settings.max_depth).validation_rules
+        ),
+        *(
+            coded_rule(rule, error_codes.TOO_MANY_ALIASES)
+            for rule in MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
+        ),
     ]
 
 
@@ -49,17 +60,29 @@ def validation_rules(limits: list[type[ASTValidationRule]]) -> list[type[ASTVali
     return [*specified_rules, *limits, MaybeNullValidationRule, OneOfInputValidationRule]
 
 
+class PetstoreSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        super().process_errors(errors, execution_context)
+        code_request_errors(errors, execution_context.context if execution_context else None)
+
+
 def create_schema(
     settings: Settings,
     executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor,
     limits: list[type[ASTValidationRule]] | None = None,
+    documents: PersistedDocuments | None = None,
 ) -> strawberry.Schema:
     """The schema; `executor` is graphql-core's execution context class (the
     tests compare PetstoreExecutor with the one strawberry uses by default).
     `limits`: the limit rules, when the caller holds them already (they are
-    classes made per call, and caches key on them)."""
+    classes made per call, and caches key on them). `documents`: in trusted
+    documents mode, only its documents run."""
     limit_rules_ = limits if limits is not None else limit_rules(settings)
-    return strawberry.Schema(
+    if documents is not None and documents.trusted_only:
+        limit_rules_ = [*limit_rules_, trusted_documents_rule(documents)]
+    schema = PetstoreSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -79,3 +102,6 @@ def create_schema(
             ReadRouting,
         ],
     )
+    locate_scalar_errors(schema._schema)
+    describe(schema._schema)
+    return schema
