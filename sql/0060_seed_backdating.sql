@@ -10,7 +10,9 @@
 --   * never in the future.
 -- Every rule still applies: this trigger only moves created_at, and it runs
 -- after events_check (BEFORE triggers fire in name order), which has taken
--- the pet's row lock. The API's role never backdates, whatever it sets.
+-- the pet's row lock. Only a login that may act as petstore_owner (seed runs
+-- as the owner) backdates; the API's login, whatever its name and whatever it
+-- sets, may not (serve refuses an API login that can act as the owner).
 -- The WHEN clause keeps the cost away from every other insert: the function
 -- is not called unless the setting is there.
 
@@ -24,7 +26,7 @@ declare
     span interval := coalesce(nullif(current_setting('petstore.backdate_span', true), ''), '0')::interval;
     previous timestamptz;
 begin
-    if session_user = 'petstore_api' then
+    if not pg_has_role(session_user, 'petstore_owner', 'usage') then
         return new;
     end if;
     wanted := current_setting('petstore.backdate')::timestamptz + random() * span;
