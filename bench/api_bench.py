@@ -17,6 +17,8 @@ and events through the real triggers with set-based SQL, starts
     history, an events page of 50;
   * with --against-strawberry, the same server with its compiled path off
     (PETSTORE_COMPILED_OPERATIONS=off) as well, in alternating rounds;
+  * with --persisted-queries ROUNDS, pet(id) and the nested page as automatic
+    persisted queries by GET against the same queries POSTed as text;
   * the raw ceilings through asyncpg: the same INSERT the API makes, in its own
     implicit transaction (and the API's exact transaction, for reference); the
     pets page's SQL, from several client processes so that the client is not
@@ -43,6 +45,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from api.observability import VARIANTS, compare_metrics
+from api.persisted import persisted_queries
 from api.scenarios import Bench
 from graphql_petstore.database.migrations import migrate
 from harness.cli import add_keep_database, add_server_url, int_list
@@ -118,6 +121,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also measure a server whose compiled path is off (strawberry answers "
         "everything), in alternating rounds, and print the ratios",
+    )
+    parser.add_argument(
+        "--persisted-queries",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="also measure reads as automatic persisted queries by GET against the same "
+        "queries POSTed as text, in ROUNDS alternating rounds (bench/api/persisted.py)",
     )
     add_keep_database(parser)
     args = parser.parse_args(argv)
@@ -204,6 +215,8 @@ async def amain(args: argparse.Namespace) -> int:
         await bench.events_page(args.read_concurrency)
         if plain is not None:
             await against_strawberry(args, bench, plain, token, max(mutation_levels))
+        if args.persisted_queries:
+            await persisted_queries(bench, args.read_concurrency, args.persisted_queries)
         if args.profile is not None:
             await run_profiles(args, bench, server, max(mutation_levels))
         # The raw ceilings run with the server stopped: an idle server still

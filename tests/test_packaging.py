@@ -40,6 +40,25 @@ def test_wheel_contains_every_sql_file_inside_the_package(wheel: Path) -> None:
             assert archive.read(f"graphql_petstore/sql/{path.name}") == path.read_bytes()
 
 
+def test_wheel_carries_graphiql_assets_from_the_npm_registry(wheel: Path) -> None:
+    from graphql_petstore.graphiql import asset_names
+
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = set(archive.namelist())
+        for name in asset_names():
+            assert f"graphql_petstore/graphiql/static/{name}" in packaged, name
+        assert "graphql_petstore/graphiql/page.html" in packaged
+        script = archive.read("graphql_petstore/graphiql/static/graphiql-3.8.3.min.js")
+        assert len(script) > 1_000_000
+
+
+def test_repository_keeps_no_copy_of_the_bundles() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not [name for name in tracked if name.endswith((".min.js", ".umd.js", ".min.css"))]
+
+
 def test_wheel_declares_the_console_script(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         (entry_points,) = (n for n in archive.namelist() if n.endswith("/entry_points.txt"))

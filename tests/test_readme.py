@@ -49,7 +49,8 @@ async def test_readme_graphql_examples_work(gql: GraphQLClient) -> None:
 
 
 async def test_readme_curl_example_works(gql: GraphQLClient) -> None:
-    curl = next(block for block in _blocks("sh") if block.startswith("curl"))
+    curl = next(block for block in _blocks("sh") if "curl -s" in block)
+    assert curl.startswith("export TOKEN=$(.venv/bin/graphql-petstore token)\n")
     body = json.loads(re.search(r"-d '(.*)'", curl, flags=re.DOTALL).group(1))  # type: ignore[union-attr]
     result = await gql.write(body["query"])
     assert "errors" not in result, result

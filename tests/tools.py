@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def in_ci() -> bool:
@@ -26,3 +29,15 @@ def require_executable(name: str, install_hint: str) -> str:
             pytest.fail(f"{message}; .ci/run must install it")
         pytest.skip(message)
     return found
+
+
+def require_node_packages() -> str:
+    """The path of node, with the repository's Node packages installed
+    (`npm ci` at its root, from the committed package-lock.json)."""
+    node = require_executable("node", "apt-get install nodejs npm")
+    if not (ROOT / "node_modules" / ".package-lock.json").is_file():
+        message = "the Node packages are not installed (run `npm ci` in the repository)"
+        if in_ci():
+            pytest.fail(f"{message}; .ci/run must install them")
+        pytest.skip(message)
+    return node

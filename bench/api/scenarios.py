@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -169,6 +169,26 @@ class Bench:
 
         result = Result(name, "api", concurrency, self.server_processes, self.duration)
         return self.record(await self._http_load(result, operation_for), keep)
+
+    async def custom(
+        self,
+        name: str,
+        concurrency: int,
+        request: Callable[[HttpConnection, random.Random], Awaitable[str | None]],
+    ) -> Result:
+        """A scenario whose users each call `request` (an error text or None)
+        on their own connection, with their own random generator."""
+
+        def operation_for(index: int, connection: HttpConnection) -> Operation:
+            rng = random.Random(index)
+
+            async def op() -> str | None:
+                return await request(connection, rng)
+
+            return op
+
+        result = Result(name, "api", concurrency, self.server_processes, self.duration)
+        return self.record(await self._http_load(result, operation_for))
 
     async def pets_page(self, concurrency: int, label: str = "", keep: bool = True) -> Result:
         data = self.requests.graphql(PETS_PAGE)

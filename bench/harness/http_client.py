@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import socket
 from typing import Any
+from urllib.parse import urlencode
 
 
 class HttpConnection:
@@ -86,12 +88,39 @@ class Requests:
     def get(self, path: str) -> bytes:
         return f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> bytes:
-        payload: dict[str, Any] = {"query": query}
+    def graphql(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> bytes:
+        payload: dict[str, Any] = {} if query is None else {"query": query}
         if variables is not None:
             payload["variables"] = variables
+        if extensions is not None:
+            payload["extensions"] = extensions
         body = json.dumps(payload, separators=(",", ":")).encode()
         return self._post_head + str(len(body)).encode() + b"\r\n\r\n" + body
+
+    def persisted_get(self, query: str, variables: dict[str, Any] | None = None) -> bytes:
+        """The query as an automatic persisted query by GET: its hash alone."""
+        params = {"extensions": _compact(persisted_query(query))}
+        if variables is not None:
+            params["variables"] = _compact(variables)
+        return (
+            f"GET /graphql?{urlencode(params)} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Accept: application/json\r\n\r\n"
+        ).encode()
+
+
+def persisted_query(query: str) -> dict[str, Any]:
+    """The extensions of an automatic persisted query (Apollo's protocol)."""
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def graphql_data(status: int, body: bytes) -> tuple[str | None, dict[str, Any]]:

@@ -9,7 +9,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,9 +19,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from graphql_petstore import error_codes, graphiql
 from graphql_petstore.api.context import Context
+from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
@@ -49,6 +56,7 @@ from graphql_petstore.observability.health import ReadinessProbe
 from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
 from graphql_petstore.observability.requests import ObservabilityMiddleware
 from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
+from graphql_petstore.persisted import PersistedDocuments, PersistedQueries, load_manifest
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,19 +92,33 @@ query AvailablePets {
 """
 
 
+def subscription_over_http() -> GraphQLError:
+    return GraphQLError(
+        "subscriptions are served over a WebSocket on this same URL (graphql-transport-ws or "
+        "graphql-ws), not over plain HTTP",
+        extensions={"code": error_codes.SUBSCRIPTION_NEEDS_WEBSOCKET},
+    )
+
+
+GRAPHIQL_MISSING = (
+    "<!doctype html><title>GraphiQL is not installed</title><p>GraphiQL's assets are not in "
+    "this installation of graphql-petstore. They are put into the package when it is built "
+    "(<code>pip install .</code> fetches them with npm); reinstall it, or send queries by "
+    "POST to this URL.</p>"
+)
+
+
 class PetstoreGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, settings: Settings, limits: list[type[ASTValidationRule]], **kwargs: Any
+        self,
+        settings: Settings,
+        limits: list[type[ASTValidationRule]],
+        documents: PersistedDocuments,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(create_schema(settings, limits=limits), **kwargs)
+        super().__init__(create_schema(settings, limits=limits, documents=documents), **kwargs)
         self.settings = settings
-        html = self.graphql_ide_html
-        start = html.find("const EXAMPLE_QUERY = `")
-        end = html.find("`;", start)
-        if start >= 0 and end > start:
-            escaped = EXAMPLE_QUERY.replace("\\", "\\\\").replace("`", "\\`").replace("$", "\\$")
-            html = html[:start] + f"const EXAMPLE_QUERY = `{escaped}" + html[end:]
-        self._ide_html = html
+        self._ide_html = graphiql.page(EXAMPLE_QUERY)
 
     def encode_json(self, data: object) -> str:
         return encode(data)
@@ -112,7 +134,40 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "the request body must be a JSON object")
         return decoded
 
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # strawberry's own, except that a subscription over plain HTTP is a
+        # typed error instead of a query that fails on its root field.
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATION_TYPES[method],
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                return ExecutionResult(data=None, errors=[subscription_over_http()])
+            raise HTTPException(400, error.as_http_error_reason(method)) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+
     async def render_graphql_ide(self, request: Request) -> Response:
+        if not graphiql.installed():
+            return HTMLResponse(GRAPHIQL_MISSING, status_code=503)
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -156,11 +211,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     metrics.set_enabled(settings.metrics)
     tracer = tracing.start()
     limits = limit_rules(settings)
+    documents = PersistedDocuments(
+        settings.persisted_queries,
+        load_manifest(settings.trusted_documents) if settings.trusted_documents else None,
+    )
     graphql = PetstoreGraphQL(
         settings,
         limits,
-        graphql_ide="graphiql",
-        allow_queries_via_get=False,
+        documents,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        # Queries by GET: short, cacheable URLs (automatic persisted queries).
+        allow_queries_via_get=True,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     core_schema = graphql.schema._schema  # type: ignore[attr-defined]
@@ -246,8 +307,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         return JSONResponse(readiness_now.body, readiness_now.status_code)
 
     routes = [
-        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        Route("/graphql", PersistedQueries(endpoint, documents), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *(
+            [Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.serve_asset)]
+            if settings.graphiql
+            else []
+        ),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

@@ -14,6 +14,7 @@ from graphql_petstore.database.embedded import psql_executable
 from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.roles import OWNER_ROLE
+from graphql_petstore.database.seed import DEFAULT_DAYS, DEFAULT_PETS
 from graphql_petstore.errors import ConfigurationError, PetstoreError
 from graphql_petstore.observability.logs import configure as configure_logging
 from graphql_petstore.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, Settings
@@ -61,8 +62,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmd.set_defaults(run=_serve)
 
+    cmd = commands.add_parser(
+        "token", help="print the development token that writes accept (see serve)"
+    )
+    cmd.set_defaults(run=_token)
+
     cmd = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     cmd.set_defaults(run=_export_schema)
+
+    cmd = commands.add_parser(
+        "error-codes", help="print the documented error codes (docs/errors.md)"
+    )
+    cmd.set_defaults(run=_error_codes)
+
+    cmd = commands.add_parser(
+        "seed",
+        help="add a realistic demo history (through the same rules as every write)",
+    )
+    cmd.add_argument(
+        "--pets", type=int, default=DEFAULT_PETS, help=f"new pets (default {DEFAULT_PETS})"
+    )
+    cmd.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"past days the history spreads over (default {DEFAULT_DAYS})",
+    )
+    cmd.set_defaults(run=_seed)
 
     cmd = commands.add_parser("verify", help="compare pets with a replay of the history")
     cmd.set_defaults(run=_verify)
@@ -87,10 +113,48 @@ def _serve(settings: Settings, args: argparse.Namespace, extra: list[str]) -> in
     return serve(settings, args.host, args.port, args.workers)
 
 
+def _token(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.tokens import development_token
+
+    if settings.api_tokens:
+        raise ConfigurationError(
+            "PETSTORE_API_TOKENS is set: writes accept its tokens, not the development token"
+        )
+    print(development_token(settings.data_dir))
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
     from graphql_petstore.api.schema import create_schema
 
     print(create_schema(settings).as_str())
+    return 0
+
+
+def _error_codes(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from graphql_petstore.error_codes import markdown
+
+    print(markdown(), end="")
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace, extra: list[str]) -> int:
+    from tqdm import tqdm
+
+    from graphql_petstore.database.seed import seed
+
+    if args.pets < 1 or args.days < 1:
+        raise ConfigurationError("--pets and --days must be 1 or more")
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        with tqdm(
+            total=args.days, unit="day", disable=not sys.stderr.isatty(), file=sys.stderr
+        ) as bar:
+            result = asyncio.run(seed(url, args.pets, args.days, progress=bar.update))
+    print(
+        f"added {result.pets} pets and {result.events} events over {args.days} days "
+        f"in {result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)"
+    )
     return 0
 
 

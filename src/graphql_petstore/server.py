@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -26,12 +26,13 @@ from graphql_petstore.errors import ConfigurationError
 from graphql_petstore.observability.exposition import MULTIPROCESS_DIRECTORY
 from graphql_petstore.observability.logs import logging_config
 from graphql_petstore.settings import Settings
+from graphql_petstore.tokens import DEVELOPMENT_TOKEN_NAME, development_token, token_path
 
-GENERATED_TOKEN_NAME = "admin"
 logger = logging.getLogger(__name__)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    check_port_free(host, port)
     with database_url(settings) as url:
         asyncio.run(migrate(url))
         # Everything from here on (requests, WebSockets, the event stream, the
@@ -50,15 +51,18 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
             asyncio.run(_check_replica_login(replica_url))
         os.environ["DATABASE_URL"] = os.environ["PETSTORE_API_DATABASE_URL"] = api_url
         if not settings.api_tokens:
-            token = secrets.token_urlsafe(24)
-            os.environ["PETSTORE_API_TOKENS"] = f"{GENERATED_TOKEN_NAME}:{token}"
+            token = development_token(settings.data_dir)
+            os.environ["PETSTORE_API_TOKENS"] = f"{DEVELOPMENT_TOKEN_NAME}:{token}"
             print(
-                f"No PETSTORE_API_TOKENS set; writes accept this token until the server "
-                f"stops:\n\n    Authorization: Bearer {token}\n",
+                f"No PETSTORE_API_TOKENS set; writes accept the development token kept in "
+                f"{token_path(settings.data_dir)}\n(`graphql-petstore token` prints it):\n\n"
+                f"    Authorization: Bearer {token}\n\n"
+                f"    export TOKEN={token}\n",
                 file=sys.stderr,
                 flush=True,
             )
-        logger.info("GraphiQL: http://%s:%d/graphql", host, port)
+        where = f"http://{_url_host(host)}:{port}/graphql"
+        logger.info("%s: %s", "GraphiQL" if settings.graphiql else "GraphQL", where)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
         # with the handler that was there before it; make that handler an exit
         # that unwinds this block, so the embedded database is stopped too.
@@ -96,6 +100,29 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
     finally:
         del os.environ[MULTIPROCESS_DIRECTORY]
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuses a port that is taken before anything is printed or started
+    (uvicorn would find out only after the migrations and the token)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ConfigurationError(f"--host {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise ConfigurationError(
+                f"port {port} on {host} is not free ({error.strerror}); choose another with --port"
+            ) from None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 async def _check_replica_login(url: str) -> None:

@@ -79,6 +79,12 @@ class Settings:
     compiled_operations: bool = True
     # Log each compiled statement once, when it is made (for reading the SQL).
     log_compiled_sql: bool = False
+    # GraphiQL on GET /graphql (its assets served by this server).
+    graphiql: bool = True
+    # Automatic persisted queries (graphql_petstore.persisted).
+    persisted_queries: bool = True
+    # A manifest of hash -> document: when set, only those documents run.
+    trusted_documents: Path | None = None
     # Streaming replicas that answer queries (database/routing.py).
     read_replica_urls: tuple[str, ...] = ()
     # Seconds a read with a consistency token waits for a replica to have
@@ -124,6 +130,9 @@ class Settings:
             log_level=_choice(env, "PETSTORE_LOG_LEVEL", LOG_LEVELS, DEFAULT_LOG_LEVEL),
             compiled_operations=_switch(env, "PETSTORE_COMPILED_OPERATIONS", True),
             log_compiled_sql=_switch(env, "PETSTORE_LOG_COMPILED_SQL", False),
+            graphiql=_switch(env, "PETSTORE_GRAPHIQL", True),
+            persisted_queries=_switch(env, "PETSTORE_PERSISTED_QUERIES", True),
+            trusted_documents=_path(env, "PETSTORE_TRUSTED_DOCUMENTS"),
             read_replica_urls=_urls(env, "PETSTORE_READ_REPLICA_URLS"),
             consistency_wait=_seconds(env, "PETSTORE_CONSISTENCY_WAIT", DEFAULT_CONSISTENCY_WAIT),
             database_pooler=pooler,
@@ -157,6 +166,16 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
     return value
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"{name} must name a file, and {raw!r} is not one")
+    return path
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

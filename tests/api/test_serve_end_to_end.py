@@ -4,6 +4,7 @@ HTTP on a free port, and a clean stop on SIGTERM that takes the database down.""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -23,8 +24,10 @@ from typing import Any
 
 import httpx
 import psutil
+import pytest
 
 from graphql_petstore.app import EXAMPLE_QUERY
+from tests.tools import require_executable
 
 TOKEN_LINE = re.compile(r"Authorization: Bearer (\S+)")
 STARTUP_TIMEOUT = 120.0
@@ -189,7 +192,7 @@ def test_serve_runs_the_embedded_database_and_stops_cleanly_on_sigterm() -> None
         ide = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert ide.status_code == 200
         assert ide.headers["content-type"].startswith("text/html")
-        assert EXAMPLE_QUERY in ide.text
+        assert json.dumps(EXAMPLE_QUERY) in ide.text
 
         refused = server.graphql(
             ARRIVE, {"input": {"name": "Nope", "species": "Cat", "price": "1.00"}}
@@ -209,3 +212,28 @@ def test_serve_with_two_workers_serves_writes_and_reads_from_either() -> None:
             [first, second]
         )
         stop(server)
+
+
+@pytest.mark.once
+def test_readme_curl_example_works_pasted_after_serve(tmp_path: Path) -> None:
+    require_executable("curl", "apt-get install curl")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", readme, re.DOTALL) if "curl -s" in b)
+    with serving() as server:
+        port = server.url.rsplit(":", 1)[1]
+        script = block.replace(
+            ".venv/bin/graphql-petstore", str(Path(sys.executable).with_name("graphql-petstore"))
+        )
+        env = {**os.environ, "PETSTORE_DATA_DIR": str(server.data_dir)}
+        env.pop("PETSTORE_API_TOKENS", None)
+        result = subprocess.run(
+            ["bash", "-c", script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)["data"]["recordPetArrival"]
+    assert payload["userErrors"] == []
+    assert payload["pet"]["status"] == "AVAILABLE"

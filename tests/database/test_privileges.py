@@ -263,3 +263,16 @@ async def test_neither_role_is_a_superuser_nor_the_api_role_a_member_of_anything
         API_ROLE,
     )
     assert memberships == 0
+
+
+async def test_api_role_cannot_backdate_events(api: asyncpg.Connection) -> None:
+    # The seed's setting (sql/0060) moves created_at only for a login that
+    # may act as the owner.
+    await api.execute("set petstore.backdate = '2001-01-01 00:00:00+00'")
+    pet = uuid.uuid4()
+    created = await api.fetchval(
+        "insert into pet_arrived_events (pet_id, name, species, price)"
+        " values ($1, 'Rex', 'Dog', 1) returning created_at",
+        pet,
+    )
+    assert created > datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 
+from graphql_petstore import error_codes
 from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.inputs import (
     ChangePetPriceInput,
@@ -85,12 +86,12 @@ def append_failure(exc: AppendNotStored | AppendOutcomeUnknown) -> GraphQLError:
     if isinstance(exc, AppendNotStored):
         return GraphQLError(
             "the database could not be reached; nothing was stored",
-            extensions={"code": "DATABASE_UNAVAILABLE", "retryable": True},
+            extensions={"code": error_codes.DATABASE_UNAVAILABLE, "retryable": True},
         )
     return GraphQLError(
         str(exc),
         extensions={
-            "code": "APPEND_OUTCOME_UNKNOWN",
+            "code": error_codes.APPEND_OUTCOME_UNKNOWN,
             "retryable": True,
             "eventId": str(exc.event_id),
         },
@@ -111,28 +112,59 @@ def _camel(column: str) -> str:
     return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), column)
 
 
-@strawberry.type
+@strawberry.type(
+    description="The six commands; each stores one event, or nothing and userErrors saying "
+    "why. Writes need Authorization: Bearer <token>."
+)
 class Mutation:
     @strawberry.mutation(description="A pet arrives at the store (PetArrived).")
-    async def record_pet_arrival(self, info: Info, input: RecordPetArrivalInput) -> PetEventPayload:
+    async def record_pet_arrival(
+        self,
+        info: Info,
+        input: Annotated[
+            RecordPetArrivalInput, strawberry.argument(description="The arriving pet.")
+        ],
+    ) -> PetEventPayload:
         return await _append(info, "recordPetArrival", input)
 
     @strawberry.mutation(description="A pet is born to a mother in the store (PetBorn).")
-    async def record_pet_birth(self, info: Info, input: RecordPetBirthInput) -> PetEventPayload:
+    async def record_pet_birth(
+        self,
+        info: Info,
+        input: Annotated[RecordPetBirthInput, strawberry.argument(description="The newborn.")],
+    ) -> PetEventPayload:
         return await _append(info, "recordPetBirth", input)
 
     @strawberry.mutation(description="An AVAILABLE pet is sold to a customer (PetSold).")
-    async def sell_pet(self, info: Info, input: SellPetInput) -> PetEventPayload:
+    async def sell_pet(
+        self,
+        info: Info,
+        input: Annotated[SellPetInput, strawberry.argument(description="The sale.")],
+    ) -> PetEventPayload:
         return await _append(info, "sellPet", input)
 
-    @strawberry.mutation(description="The price of a pet that is not sold changes.")
-    async def change_pet_price(self, info: Info, input: ChangePetPriceInput) -> PetEventPayload:
+    @strawberry.mutation(
+        description="The price of a pet that is not sold changes (PetPriceChange)."
+    )
+    async def change_pet_price(
+        self,
+        info: Info,
+        input: Annotated[ChangePetPriceInput, strawberry.argument(description="The new price.")],
+    ) -> PetEventPayload:
         return await _append(info, "changePetPrice", input)
 
     @strawberry.mutation(description="An AVAILABLE pet goes missing (PetLost).")
-    async def report_pet_lost(self, info: Info, input: ReportPetLostInput) -> PetEventPayload:
+    async def report_pet_lost(
+        self,
+        info: Info,
+        input: Annotated[ReportPetLostInput, strawberry.argument(description="The loss.")],
+    ) -> PetEventPayload:
         return await _append(info, "reportPetLost", input)
 
     @strawberry.mutation(description="A LOST pet is found again (PetFoundAgain).")
-    async def report_pet_found(self, info: Info, input: ReportPetFoundInput) -> PetEventPayload:
+    async def report_pet_found(
+        self,
+        info: Info,
+        input: Annotated[ReportPetFoundInput, strawberry.argument(description="The find.")],
+    ) -> PetEventPayload:
         return await _append(info, "reportPetFound", input)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -13,6 +13,8 @@ from graphql_petstore.api import cursors
 from graphql_petstore.api.inputs import EventFilter, PetFilter
 from graphql_petstore.api.shielded_loads import load
 from graphql_petstore.api.types import (
+    AFTER,
+    FIRST,
     Info,
     PageInfo,
     Pet,
@@ -36,10 +38,21 @@ def require_zone(name: str, value: datetime | None) -> None:
         )
 
 
-@strawberry.type
+@strawberry.type(description="What can be read: pets, events, and a pet as it was at any instant.")
 class Query:
     @strawberry.field(description="One pet; with asOf, as it was at that instant.")
-    async def pet(self, info: Info, id: uuid.UUID, as_of: datetime | None = None) -> Pet | None:
+    async def pet(
+        self,
+        info: Info,
+        id: Annotated[uuid.UUID, strawberry.argument(description="The pet's id.")],
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="An instant (with a zone): the pet as its events up to then left "
+                "it; null if it did not exist yet."
+            ),
+        ] = None,
+    ) -> Pet | None:
         context: Context = info.context
         if as_of is None:
             return await load(context.loaders.pet, id)
@@ -48,13 +61,15 @@ class Query:
         row = await context.read(lambda conn: reads.pet_as_of(conn, id, as_of))
         return None if row is None else Pet.from_row(row)
 
-    @strawberry.field(description="Pets in id order.")
+    @strawberry.field(description="The shop's pets, a page at a time, in id order.")
     async def pets(
         self,
         info: Info,
-        filter: PetFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            PetFilter | None, strawberry.argument(description="Only the pets that match.")
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> PetConnection:
         context: Context = info.context
         size = context.page_size(first)
@@ -77,8 +92,12 @@ class Query:
             ),
         )
 
-    @strawberry.field(description="One event.")
-    async def event(self, info: Info, id: uuid.UUID) -> PetEvent | None:
+    @strawberry.field(description="One event, by its id.")
+    async def event(
+        self,
+        info: Info,
+        id: Annotated[uuid.UUID, strawberry.argument(description="The event's id.")],
+    ) -> PetEvent | None:
         context: Context = info.context
         rows = await context.read(lambda conn: reads.events_by_id(conn, [id]))
         return event_from_row(rows[0]) if rows else None
@@ -90,9 +109,16 @@ class Query:
     async def events(
         self,
         info: Info,
-        filter: EventFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            EventFilter | None, strawberry.argument(description="Only the events that match.")
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description='Start after the event with this cursor; "0" for the beginning.'
+            ),
+        ] = None,
     ) -> PetEventConnection:
         context: Context = info.context
         size = context.page_size(first)

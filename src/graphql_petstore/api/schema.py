@@ -20,15 +20,20 @@ from strawberry.extensions import (
 # strawberry adds these two to every validation (strawberry.schema.schema).
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
+from graphql_petstore import error_codes
+from graphql_petstore.api.descriptions import describe
 from graphql_petstore.api.execution import PetstoreExecutor
-from graphql_petstore.api.masking import MaskUnexpectedErrors
+from graphql_petstore.api.library_internals import coded_rule, locate_scalar_errors
+from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
 from graphql_petstore.api.read_routing import ReadRouting
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
 from graphql_petstore.observability.operations import ObserveOperations
+from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
 from graphql_petstore.settings import Settings
 
 # Distinct documents remembered, parsed and validated, per process.
@@ -36,21 +41,18 @@ DOCUMENT_CACHE_SIZE = 512
 MAX_ALIASES = 30
 
 
-class PetstoreSchema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Logs nothing: strawberry logs every error at ERROR with its traceback,
-        client mistakes included. Here a client's mistake is its request's
-        access line (graphql_petstore.observability.requests), and an
-        unexpected error is logged once, with the request id, where it is
-        masked (MaskUnexpectedErrors)."""
-
-
 def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     """The server's limits, as validation rules: strawberry's path and the
     compiled path validate with the same ones."""
     return [
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        *(
+            coded_rule(rule, error_codes.QUERY_TOO_DEEP)
+            for rule in QueryDepthLimiter(max_depth=settings.max_depth).validation_rules
+        ),
+        *(
+            coded_rule(rule, error_codes.TOO_MANY_ALIASES)
+            for rule in MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
+        ),
     ]
 
 
@@ -59,17 +61,34 @@ def validation_rules(limits: list[type[ASTValidationRule]]) -> list[type[ASTVali
     return [*specified_rules, *limits, MaybeNullValidationRule, OneOfInputValidationRule]
 
 
+class PetstoreSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Gives each error its code, and logs nothing: strawberry would log
+        every error at ERROR with its traceback, client mistakes included.
+        Here a client's mistake is its request's access line
+        (graphql_petstore.observability.requests), and an unexpected error is
+        logged once, with the request id, where it is masked
+        (MaskUnexpectedErrors)."""
+        code_request_errors(errors, execution_context.context if execution_context else None)
+
+
 def create_schema(
     settings: Settings,
     executor: type[GraphQLExecutionContext[Any]] = PetstoreExecutor,
     limits: list[type[ASTValidationRule]] | None = None,
+    documents: PersistedDocuments | None = None,
 ) -> strawberry.Schema:
     """The schema; `executor` is graphql-core's execution context class (the
     tests compare PetstoreExecutor with the one strawberry uses by default).
     `limits`: the limit rules, when the caller holds them already (they are
-    classes made per call, and caches key on them)."""
+    classes made per call, and caches key on them). `documents`: in trusted
+    documents mode, only its documents run."""
     limit_rules_ = limits if limits is not None else limit_rules(settings)
-    return PetstoreSchema(
+    if documents is not None and documents.trusted_only:
+        limit_rules_ = [*limit_rules_, trusted_documents_rule(documents)]
+    schema = PetstoreSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -90,3 +109,6 @@ def create_schema(
             ReadRouting,
         ],
     )
+    locate_scalar_errors(schema._schema)
+    describe(schema._schema)
+    return schema

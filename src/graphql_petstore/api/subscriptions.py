@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy.engine import RowMapping
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="An event and the pet as that event left it.")
 class PetChange:
-    pet: Pet
-    event: PetEvent
+    pet: Pet = strawberry.field(description="The pet right after the event.")
+    event: PetEvent = strawberry.field(description="What happened to it.")
 
 
 def _matches(row: RowMapping, where: EventFilter | None, types: frozenset[str]) -> bool:
@@ -40,7 +40,9 @@ def _matches(row: RowMapping, where: EventFilter | None, types: frozenset[str]) 
     return not (where.until is not None and row["created_at"] > where.until)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live changes over a WebSocket (graphql-transport-ws or graphql-ws) on /graphql."
+)
 class Subscription:
     @strawberry.subscription(
         description="Every change of a pet from now on: of one pet (id), or of pets whose "
@@ -49,8 +51,13 @@ class Subscription:
     async def pet_changed(
         self,
         info: Info,
-        id: uuid.UUID | None = None,
-        status: list[PetStatus] | None = None,
+        id: Annotated[
+            uuid.UUID | None, strawberry.argument(description="Only the changes of this pet.")
+        ] = None,
+        status: Annotated[
+            list[PetStatus] | None,
+            strawberry.argument(description="Only changes that leave a pet in one of these."),
+        ] = None,
     ) -> AsyncGenerator[PetChange, None]:
         context: Context = info.context
         statuses = {s.value for s in status} if status else None
@@ -71,8 +78,16 @@ class Subscription:
     async def events(
         self,
         info: Info,
-        after: str | None = None,
-        filter: EventFilter | None = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description='Resume after the event with this cursor ("0": from the '
+                "beginning); left out, new events only."
+            ),
+        ] = None,
+        filter: Annotated[
+            EventFilter | None, strawberry.argument(description="Only the events that match.")
+        ] = None,
     ) -> AsyncGenerator[PetEvent, None]:
         context: Context = info.context
         if filter is not None:

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 from strawberry.scalars import JSON
@@ -26,6 +26,9 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+FIRST = "How many items the page holds (default 50, at most PETSTORE_MAX_PAGE_SIZE)."
+AFTER = "Start after the item with this cursor (from a page's endCursor or an edge)."
+
 # Resolvers take the context as `info.context` (a Context; typed where used,
 # since Context imports the loaders, which import these types).
 Info = strawberry.Info[Any, None]
@@ -38,7 +41,7 @@ class PetStatus(enum.Enum):
     LOST = "LOST"
 
 
-@strawberry.enum(description="The six kinds of event.")
+@strawberry.enum(description="The six kinds of event that make up a pet's history.")
 class EventType(enum.Enum):
     PET_ARRIVED = "PET_ARRIVED"
     PET_BORN = "PET_BORN"
@@ -48,7 +51,7 @@ class EventType(enum.Enum):
     PET_FOUND_AGAIN = "PET_FOUND_AGAIN"
 
 
-@strawberry.enum(description="Why a mutation stored nothing.")
+@strawberry.enum(description="Why a mutation stored nothing (see UserError).")
 class ErrorCode(enum.Enum):
     VALIDATION_FAILED = "VALIDATION_FAILED"
     PET_NOT_FOUND = "PET_NOT_FOUND"
@@ -67,8 +70,8 @@ class ErrorCode(enum.Enum):
 
 @strawberry.type(description="An expected reason why a mutation stored nothing.")
 class UserError:
-    code: ErrorCode
-    message: str
+    code: ErrorCode = strawberry.field(description="What went wrong, for programs to branch on.")
+    message: str = strawberry.field(description="What went wrong, in words for people.")
     field: list[str] | None = strawberry.field(
         default=None, description="Path of the input field at fault, e.g. [input, price]."
     )
@@ -77,27 +80,45 @@ class UserError:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a list stands (Relay's cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="More items follow: ask again with after: endCursor."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="This page was asked for with after:, so items come before it."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first item; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last item: pass it as after: for the next page."
+    )
 
 
-@strawberry.type(description="A pet as its events have left it (the read model).")
+@strawberry.type(description="A pet of the shop, as its events have left it (the read model).")
 class Pet:
-    id: uuid.UUID
-    name: str
-    species: str
-    price: Decimal
-    status: PetStatus
-    customer_id: uuid.UUID | None
-    mother_id: uuid.UUID | None
-    version: int = strawberry.field(description="Number of events applied to this pet.")
-    last_event_id: uuid.UUID
-    created_at: datetime
-    updated_at: datetime
+    id: uuid.UUID = strawberry.field(description="The pet's id, a UUIDv7, for good.")
+    name: str = strawberry.field(description="The pet's name, as it arrived or was born.")
+    species: str = strawberry.field(description='What kind of animal it is, e.g. "Cat".')
+    price: Decimal = strawberry.field(
+        description="What the pet costs now (or what it sold for), with two decimals."
+    )
+    status: PetStatus = strawberry.field(description="In the store, sold or lost.")
+    customer_id: uuid.UUID | None = strawberry.field(
+        description="Who bought the pet; null until it is sold."
+    )
+    mother_id: uuid.UUID | None = strawberry.field(
+        description="The mother's id, for a pet born in the store; null for an arrival."
+    )
+    version: int = strawberry.field(
+        description="How many events the pet has had: the version expectedVersion refers to."
+    )
+    last_event_id: uuid.UUID = strawberry.field(description="The id of the pet's latest event.")
+    created_at: datetime = strawberry.field(
+        description="When the pet arrived or was born (its first event)."
+    )
+    updated_at: datetime = strawberry.field(description="When the pet's latest event happened.")
 
     @classmethod
     def from_row(cls, row: Row) -> Pet:
@@ -115,14 +136,14 @@ class Pet:
             updated_at=row["updated_at"],
         )
 
-    @strawberry.field
+    @strawberry.field(description="The mother, for a pet born in the store.")
     async def mother(self, info: Info) -> Pet | None:
         if self.mother_id is None:
             return None
         context: Context = info.context
         return await load(context.loaders.pet, self.mother_id)
 
-    @strawberry.field
+    @strawberry.field(description="The pets born to this one in the store, oldest first.")
     async def offspring(self, info: Info) -> list[Pet]:
         context: Context = info.context
         return await load(context.loaders.offspring, self.id)
@@ -131,8 +152,8 @@ class Pet:
     async def history(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> PetEventConnection:
         context: Context = info.context
         size = context.page_size(first)
@@ -147,13 +168,18 @@ class Pet:
         )
 
 
-@strawberry.interface(description="Something that happened to a pet.")
+@strawberry.interface(description="Something that happened to a pet: one entry of its history.")
 class PetEvent:
-    id: uuid.UUID
-    type: EventType
-    pet_id: uuid.UUID
-    created_at: datetime
-    metadata: JSON
+    id: uuid.UUID = strawberry.field(description="The event's id, a UUIDv7.")
+    type: EventType = strawberry.field(description="Which of the six kinds of event this is.")
+    pet_id: uuid.UUID = strawberry.field(description="The pet it happened to.")
+    created_at: datetime = strawberry.field(
+        description="When it was recorded; a pet's events are in time order."
+    )
+    metadata: JSON = strawberry.field(
+        description="The JSON object stored with the event: the client's own, with the "
+        "server's actor and requestId."
+    )
     pet_version: int = strawberry.field(description="The pet's version right after this event.")
     position: strawberry.Private[StreamPosition]
 
@@ -180,11 +206,11 @@ class PetEvent:
     def request_id(self) -> str | None:
         return _text(self.metadata, "requestId")
 
-    @strawberry.field(description="metadata.correlationId, as given with the command.")
+    @strawberry.field(description="The metadata's correlationId, as given with the command.")
     def correlation_id(self) -> uuid.UUID | None:
         return _uuid(self.metadata, "correlationId")
 
-    @strawberry.field(description="metadata.causationId, as given with the command.")
+    @strawberry.field(description="The metadata's causationId, as given with the command.")
     def causation_id(self) -> uuid.UUID | None:
         return _uuid(self.metadata, "causationId")
 
@@ -208,43 +234,45 @@ def _uuid(metadata: Any, key: str) -> uuid.UUID | None:
         return None
 
 
-@strawberry.type
+@strawberry.type(description="A pet came into the store, for sale at a price.")
 class PetArrived(PetEvent):
-    name: str
-    species: str
-    price: Decimal
+    name: str = strawberry.field(description="The pet's name.")
+    species: str = strawberry.field(description="What kind of animal it is.")
+    price: Decimal = strawberry.field(description="The price it was put on sale at.")
 
 
-@strawberry.type
+@strawberry.type(description="A pet was born in the store to a mother of the same species.")
 class PetBorn(PetEvent):
-    name: str
-    species: str
-    price: Decimal
-    mother_id: uuid.UUID
+    name: str = strawberry.field(description="The newborn's name.")
+    species: str = strawberry.field(description="Its species, the mother's.")
+    price: Decimal = strawberry.field(description="The price it was put on sale at.")
+    mother_id: uuid.UUID = strawberry.field(description="The mother, a pet in the store.")
 
 
-@strawberry.type
+@strawberry.type(description="A pet in the store was sold to a customer.")
 class PetSold(PetEvent):
-    customer_id: uuid.UUID
-    sale_price: Decimal
+    customer_id: uuid.UUID = strawberry.field(description="Who bought it.")
+    sale_price: Decimal = strawberry.field(description="What it sold for.")
 
 
-@strawberry.type
+@strawberry.type(description="The price of a pet that is not sold changed.")
 class PetPriceChange(PetEvent):
-    old_price: Decimal
-    new_price: Decimal
+    old_price: Decimal = strawberry.field(description="The price before the change.")
+    new_price: Decimal = strawberry.field(description="The price from then on.")
 
 
-@strawberry.type
+@strawberry.type(description="A pet in the store went missing.")
 class PetLost(PetEvent):
-    lost_date: date
-    last_seen_location: str | None
+    lost_date: date = strawberry.field(description="The day it went missing.")
+    last_seen_location: str | None = strawberry.field(
+        description="Where it was last seen, if anyone knows."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A lost pet was found again and is back in the store.")
 class PetFoundAgain(PetEvent):
-    found_date: date
-    found_location: str | None
+    found_date: date = strawberry.field(description="The day it was found.")
+    found_location: str | None = strawberry.field(description="Where it was found.")
 
 
 EVENT_CLASSES: dict[str, tuple[type[PetEvent], tuple[str, ...]]] = {
@@ -275,36 +303,38 @@ def event_from_row(row: Row) -> PetEvent:
     )
 
 
-@strawberry.type
+@strawberry.type(description="A pet on a page, with its cursor.")
 class PetEdge:
-    node: Pet
+    node: Pet = strawberry.field(description="The pet.")
 
     # Made only when asked for: most pages never read an edge's cursor.
-    @strawberry.field
+    @strawberry.field(description="Pass it as after: to go on after this pet.")
     def cursor(self) -> str:
         return cursors.pet_cursor(self.node.id)
 
 
-@strawberry.type
+@strawberry.type(description="A page of pets, in id order.")
 class PetConnection:
-    edges: list[PetEdge]
-    page_info: PageInfo
+    edges: list[PetEdge] = strawberry.field(description="The pets of this page, with cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
     @strawberry.field(description="The pets of this page, without their edges.")
     def nodes(self) -> list[Pet]:
         return [edge.node for edge in self.edges]
 
 
-@strawberry.type
+@strawberry.type(description="An event on a page, with its cursor.")
 class PetEventEdge:
-    cursor: str
-    node: PetEvent
+    cursor: str = strawberry.field(description="Pass it as after: to go on after this event.")
+    node: PetEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of events.")
 class PetEventConnection:
-    edges: list[PetEventEdge]
-    page_info: PageInfo
+    edges: list[PetEventEdge] = strawberry.field(
+        description="The events of this page, with cursors."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
     @strawberry.field(description="The events of this page, without their edges.")
     def nodes(self) -> list[PetEvent]:
@@ -334,9 +364,16 @@ class PetEventConnection:
 
 @strawberry.type(description="What a mutation did: the stored event and the pet right after it.")
 class PetEventPayload:
-    event: PetEvent | None = None
-    pet: Pet | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    event: PetEvent | None = strawberry.field(
+        default=None, description="The event stored; null when userErrors says why not."
+    )
+    pet: Pet | None = strawberry.field(
+        default=None, description="The pet as this event left it; null when nothing was stored."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why nothing was stored, when a rule refused the event; empty otherwise.",
+    )
     consistency_token: str | None = strawberry.field(
         default=None,
         description="Present it in a later request's Petstore-Consistency-Token header to read "

@@ -1,9 +1,11 @@
-"""The compiled path: POST /graphql answered by one statement when it can.
+"""The compiled path: POST /graphql (and a query by GET) answered by one
+statement when it can.
 
-In front of strawberry's ASGI app. Per request: parse the body, look the
-document's plan up, coerce the variables, bind them, route the read
-(api/read_routing.py, as strawberry's path does), run the one statement on
-that node's pool, write its text. Everything else — GET (GraphiQL), WebSockets,
+In front of strawberry's ASGI app. Per request: parse the body (or the URL's
+query, variables and operationName), look the document's plan up, coerce the
+variables, bind them, route the read (api/read_routing.py, as strawberry's
+path does), run the one statement on that node's pool, write its text.
+Everything else — GraphiQL's page, a mutation by GET, WebSockets,
 documents the compiler does not support, any request whose values or results
 are unusual (a refused argument, a bad cursor, a null where the schema says
 non-null) — goes to strawberry with the body as it came, and strawberry
@@ -13,9 +15,10 @@ answers exactly as it would have without this layer.
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 import orjson
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, OperationType
 from graphql.execution.values import get_variable_values
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +39,7 @@ from graphql_petstore.database.routing import Route, Router
 from graphql_petstore.json_output import encode
 from graphql_petstore.observability import current_request, event_appended
 from graphql_petstore.observability.direct import answering
+from graphql_petstore.persisted import RESOLVED, for_strawberry
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,19 +62,35 @@ class CompiledGraphQL:
         self.passed_on = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            not self.settings.compiled_operations
-            or scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not _plain_json(scope)
-        ):
-            await self.strawberry(scope, receive, send)
+        if not self.settings.compiled_operations or scope["type"] != "http":
+            await self.strawberry(*for_strawberry(scope, receive), send)
             return
-        body = await _read_body(receive)
-        answer = await self._answer(scope, body)
-        if answer is None:
-            self.passed_on += 1
-            await self.strawberry(scope, _replay(body, receive), send)
+        # A persisted query, resolved already (graphql_petstore.persisted).
+        resolved = scope.get(RESOLVED)
+        if scope["method"] == "GET" and (resolved is not None or _query_in_url(scope)):
+            # Queries only: strawberry refuses a mutation over GET.
+            request = resolved if resolved is not None else _url_request(scope)
+            answer = await self._answer(scope, request, queries_only=True)
+            if answer is None:
+                self.passed_on += 1
+                await self.strawberry(*for_strawberry(scope, receive), send)
+                return
+        elif scope["method"] == "POST" and _plain_json(scope):
+            body = await _read_body(receive)
+            if resolved is not None:
+                request = resolved
+            else:
+                try:
+                    request = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    request = None
+            answer = await self._answer(scope, request)
+            if answer is None:
+                self.passed_on += 1
+                await self.strawberry(*for_strawberry(scope, _replay(body, receive)), send)
+                return
+        else:
+            await self.strawberry(*for_strawberry(scope, receive), send)
             return
         self.answered += 1
         await send(
@@ -82,12 +102,10 @@ class CompiledGraphQL:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+    async def _answer(
+        self, scope: Scope, request: object, queries_only: bool = False
+    ) -> bytes | None:
         """The response body, or None: strawberry answers."""
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
         if not isinstance(request, dict) or request.get("extensions"):
             return None
         document, name, variables = (
@@ -102,7 +120,7 @@ class CompiledGraphQL:
         ):
             return None
         plan = self.plans.plan(document, name)
-        if plan is None:
+        if plan is None or (queries_only and plan.kind is not OperationType.QUERY):
             return None
         coerced = get_variable_values(
             self.schema, plan.operation.variable_definitions or (), variables or {}
@@ -232,6 +250,30 @@ def _plain_json(scope: Scope) -> bool:
     content_type = _header(headers, b"content-type") or ""
     accept = headers.get(b"accept", b"")
     return "application/json" in content_type and not any(kind in accept for kind in _STREAMING)
+
+
+def _query_in_url(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    accept = headers.get(b"accept", b"")
+    return b"query=" in scope.get("query_string", b"") and not any(
+        kind in accept for kind in _STREAMING
+    )
+
+
+def _url_request(scope: Scope) -> dict[str, object] | None:
+    """A GET request's fields, as GraphQL over HTTP puts them in the URL
+    (variables and extensions as JSON); None when they are not usable."""
+    params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    request: dict[str, object] = {"query": params.get("query")}
+    if "operationName" in params:
+        request["operationName"] = params["operationName"] or None
+    for name in ("variables", "extensions"):
+        if params.get(name):
+            try:
+                request[name] = orjson.loads(params[name])
+            except orjson.JSONDecodeError:
+                return None
+    return request
 
 
 def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
