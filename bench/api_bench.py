@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from api.observability import VARIANTS, compare_metrics
 from api.persisted import persisted_queries
 from api.scenarios import Bench
 from graphql_petstore.database.migrations import migrate
@@ -102,6 +103,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(needs py-spy) and print the server's hot spots; raw profiles go to DIR",
     )
     parser.add_argument(
+        "--metrics",
+        choices=sorted(VARIANTS),
+        default="on",
+        help="off: the server runs with PETSTORE_METRICS=off and without access lines",
+    )
+    parser.add_argument(
+        "--compare-metrics",
+        type=int,
+        default=None,
+        metavar="ROUNDS",
+        help="instead of the scenarios, changePetPrice and the pets page against a server "
+        "with metrics off and one with them on, in ROUNDS alternating rounds",
+    )
+    parser.add_argument(
         "--against-strawberry",
         action="store_true",
         help="also measure a server whose compiled path is off (strawberry answers "
@@ -139,10 +154,19 @@ async def amain(args: argparse.Namespace) -> int:
         )
         seed_time = await seed(url, SeedPlan(args.pets, args.events))
         every_pet, changeable = await pet_ids(url)
+        if args.compare_metrics is not None:
+            rows = await compare_metrics(
+                args, stack, url, every_pet, changeable, max(mutation_levels)
+            )
+            errors = sum(r.errors for r in rows)
+            say(f"command: {command_line()};  errors: {errors}")
+            return 0 if errors == 0 else 1
 
         token = uuid.uuid4().hex
         t0 = time.perf_counter()
-        server = Server(url, args.workers, args.pool_size, token)
+        server = Server(
+            url, args.workers, args.pool_size, token, environment=dict(VARIANTS[args.metrics])
+        )
         stack.callback(server.stop)
         await server.wait_ready()
         say(

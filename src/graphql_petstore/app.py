@@ -1,5 +1,5 @@
 """The ASGI application: /graphql (POST, GraphiQL on GET, WebSocket),
-/healthz and /readyz."""
+/healthz, /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,7 +36,7 @@ from graphql_petstore.database.consistency import TOKEN_INIT_KEY, MalformedToken
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.engine import create_engine, create_pool
 from graphql_petstore.database.horizon import HorizonWatch
-from graphql_petstore.database.migrations import is_current, load_migrations
+from graphql_petstore.database.migrations import load_migrations
 from graphql_petstore.database.routing import PRIMARY, REPLICA_CONNECT_TIMEOUT, Node, Router
 from graphql_petstore.database.stream import EventStream
 from graphql_petstore.json_output import encode
@@ -47,6 +46,16 @@ from graphql_petstore.middleware import (
     RequestIdMiddleware,
     WebSocketLimitMiddleware,
 )
+from graphql_petstore.observability import metrics, tracing
+from graphql_petstore.observability.exposition import (
+    MetricsEndpoint,
+    multiprocess_directory,
+    process_exiting,
+)
+from graphql_petstore.observability.health import ReadinessProbe
+from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
+from graphql_petstore.observability.requests import ObservabilityMiddleware
+from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
 from graphql_petstore.persisted import PersistedDocuments, PersistedQueries, load_manifest
 from graphql_petstore.settings import Settings
 
@@ -199,7 +208,8 @@ class PetstoreGraphQL(GraphQL[Context, None]):
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The app on `database_url`, which should log in as petstore_api (`serve`
     makes sure it does; see database/api_login.py)."""
-    migrations = load_migrations()
+    metrics.set_enabled(settings.metrics)
+    tracer = tracing.start()
     limits = limit_rules(settings)
     documents = PersistedDocuments(
         settings.persisted_queries,
@@ -218,6 +228,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     endpoint = CompiledGraphQL(
         graphql, core_schema, Plans(core_schema, settings, validation_rules(limits)), settings
     )
+    readiness = ReadinessProbe(database_url, load_migrations())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -253,19 +264,26 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
         horizon = HorizonWatch(pool, status, settings.horizon_warning_after)
+        sampler = Sampler(engine, pool, stream, doorbell, SUBSCRIPTION_COUNTS)
         app.state.engine = engine
         app.state.pool = pool
         app.state.router = router
         app.state.cluster_status = status
         app.state.doorbell = doorbell
         app.state.stream = stream
-        await doorbell.start()
-        await stream.start()
-        await router.start()
-        await horizon.start()
+        app.state.sampler = sampler
+        with tracing.untraced():  # their tasks inherit it
+            await doorbell.start()
+            await stream.start()
+            await router.start()
+            await horizon.start()
+        if settings.metrics:
+            # Other workers' values reach /metrics only through their files.
+            sampler.start(every=SAMPLE_INTERVAL if multiprocess_directory() else None)
         try:
             yield
         finally:
+            await sampler.stop()
             await horizon.stop()
             await router.stop()
             await stream.stop()
@@ -275,43 +293,41 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             for node in replicas:
                 await node.pool.close()
                 await node.engine.dispose()
+            process_exiting()
+            if tracer is not None:
+                tracer.flush()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("select 1"))
-                raw = await conn.get_raw_connection()
-                current = await is_current(raw.driver_connection, migrations)
-        except Exception as exc:
-            logger.warning("readyz: database not reachable: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        if not current:
-            return JSONResponse({"status": "unavailable", "migrations": "pending"}, 503)
-        return JSONResponse({"status": "ready"})
+        readiness_now = await readiness.check()
+        if not readiness_now.ready:
+            logger.warning("readyz: not ready: %s", readiness_now.body.get("reason"))
+        return JSONResponse(readiness_now.body, readiness_now.status_code)
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", PersistedQueries(endpoint, documents), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            *(
-                [Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.serve_asset)]
-                if settings.graphiql
-                else []
-            ),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        middleware=[
-            Middleware(RequestIdMiddleware),
-            Middleware(ConsistencyTokenMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", PersistedQueries(endpoint, documents), methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *(
+            [Route(f"{graphiql.ASSETS_PATH}/{{name}}", graphiql.serve_asset)]
+            if settings.graphiql
+            else []
+        ),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if settings.metrics:
+        routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token).serve))
+    middleware = [] if tracer is None else [tracer.middleware()]
+    middleware += [
+        Middleware(RequestIdMiddleware),
+        Middleware(ConsistencyTokenMiddleware),
+        Middleware(ObservabilityMiddleware, settings=settings),
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.compiled = endpoint
     return app
 

@@ -16,6 +16,7 @@ from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.roles import OWNER_ROLE
 from graphql_petstore.database.seed import DEFAULT_DAYS, DEFAULT_PETS
 from graphql_petstore.errors import ConfigurationError, PetstoreError
+from graphql_petstore.observability.logs import configure as configure_logging
 from graphql_petstore.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, Settings
 
 logger = logging.getLogger("graphql_petstore")
@@ -26,11 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "psql":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format, settings.log_level)
         result: int = args.run(settings, args, extra)
         return result
     except PetstoreError as exc:

@@ -10,6 +10,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.database.consistency import TOKEN_HEADER, MalformedTokenError, parse_token
+from graphql_petstore.observability import metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -177,10 +178,12 @@ class WebSocketLimitMiddleware:
             )
             return
         self.open += 1
+        metrics.record_websocket(opened=True)
         try:
             await self.app(scope, receive, send)
         finally:
             self.open -= 1
+            metrics.record_websocket(opened=False)
 
 
 class _TooLarge(Exception):

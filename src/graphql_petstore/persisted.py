@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphql_petstore import error_codes
 from graphql_petstore.caches import BoundedCache
 from graphql_petstore.errors import ConfigurationError
+from graphql_petstore.observability.current import current_request
 
 # Documents remembered per process for automatic persisted queries.
 MAX_PERSISTED_QUERIES = 4_096
@@ -230,7 +231,7 @@ class PersistedQueries:
                     return
         resolved = self.documents.resolve(request)
         if isinstance(resolved, Refusal):
-            await _respond(send, resolved.body())
+            await _refuse(send, resolved)
             return
         if resolved is not request:
             scope = {**scope, RESOLVED: resolved}
@@ -250,7 +251,7 @@ class PersistedQueries:
             return
         resolved = self.documents.resolve(request)
         if isinstance(resolved, Refusal):
-            await _respond(send, resolved.body())
+            await _refuse(send, resolved)
             return
         if resolved is not request:
             scope = {**scope, RESOLVED: resolved}
@@ -294,6 +295,13 @@ def trusted_documents_rule(documents: PersistedDocuments) -> type[ASTValidationR
             return BREAK
 
     return TrustedDocumentsOnly
+
+
+async def _refuse(send: Send, refusal: Refusal) -> None:
+    record = current_request()  # the access line and the metrics say why
+    if record is not None:
+        record.note_errors([{"message": refusal.message, "extensions": {"code": refusal.code}}], "")
+    await _respond(send, refusal.body())
 
 
 async def _respond(send: Send, body: bytes) -> None:

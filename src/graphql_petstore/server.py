@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -18,8 +23,12 @@ from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
 from graphql_petstore.database.pooler import check_pooler
 from graphql_petstore.errors import ConfigurationError
+from graphql_petstore.observability.exposition import MULTIPROCESS_DIRECTORY
+from graphql_petstore.observability.logs import logging_config
 from graphql_petstore.settings import Settings
 from graphql_petstore.tokens import DEVELOPMENT_TOKEN_NAME, development_token, token_path
+
+logger = logging.getLogger(__name__)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -53,25 +62,44 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 flush=True,
             )
         where = f"http://{_url_host(host)}:{port}/graphql"
-        if settings.graphiql:
-            print(f"GraphiQL: {where}", file=sys.stderr, flush=True)
-        else:
-            print(f"GraphQL: {where}", file=sys.stderr, flush=True)
+        logger.info("%s: %s", "GraphiQL" if settings.graphiql else "GraphQL", where)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
         # with the handler that was there before it; make that handler an exit
         # that unwinds this block, so the embedded database is stopped too.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        uvicorn.run(
-            "graphql_petstore.app:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        with _metrics_shared_by(workers):
+            uvicorn.run(
+                "graphql_petstore.app:create_app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                # Applied in every worker: our format, our level, for uvicorn's lines too.
+                log_config=logging_config(settings.log_format, settings.log_level),
+                log_level=settings.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=5,
+            )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, prometheus-client's multiprocess mode: each worker
+    writes its values to files in a directory of its own for this run, which
+    /metrics adds up. The variable must be set before a worker imports the
+    library, so it is set here, before uvicorn starts them. A directory that
+    the environment names already is used as it is (it must start empty)."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_DIRECTORY):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="petstore-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIRECTORY]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def check_port_free(host: str, port: int) -> None:

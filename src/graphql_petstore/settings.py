@@ -25,6 +25,12 @@ DEFAULT_SUBSCRIPTIONS = "listen"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 DEFAULT_MAX_WEBSOCKETS = 2_000
+DEFAULT_METRICS = True
+DEFAULT_LOG_FORMAT = "auto"
+DEFAULT_LOG_LEVEL = "info"
+# "auto": text when standard error is a terminal, JSON lines otherwise.
+LOG_FORMATS = ("auto", "text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_CONSISTENCY_WAIT = 1.0
 DEFAULT_HORIZON_WARNING_AFTER = 30.0
 EMBEDDED_DATABASE_NAME = "petstore"
@@ -62,6 +68,12 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
+    # /metrics: served unless turned off; with a token, only to a client that
+    # presents it as `Authorization: Bearer <token>`.
+    metrics: bool = DEFAULT_METRICS
+    metrics_token: str | None = None
+    log_format: str = DEFAULT_LOG_FORMAT
+    log_level: str = DEFAULT_LOG_LEVEL
     # Queries and mutations the compiler supports are answered by one SQL
     # statement each (graphql_petstore.compiled); off: strawberry answers all.
     compiled_operations: bool = True
@@ -112,6 +124,10 @@ class Settings:
                 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             ),
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
+            metrics=_switch(env, "PETSTORE_METRICS", DEFAULT_METRICS),
+            metrics_token=env.get("PETSTORE_METRICS_TOKEN", "").strip() or None,
+            log_format=_choice(env, "PETSTORE_LOG_FORMAT", LOG_FORMATS, DEFAULT_LOG_FORMAT),
+            log_level=_choice(env, "PETSTORE_LOG_LEVEL", LOG_LEVELS, DEFAULT_LOG_LEVEL),
             compiled_operations=_switch(env, "PETSTORE_COMPILED_OPERATIONS", True),
             log_compiled_sql=_switch(env, "PETSTORE_LOG_COMPILED_SQL", False),
             graphiql=_switch(env, "PETSTORE_GRAPHIQL", True),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
+from graphql_petstore.auth import token_name
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.routing import Route, Router
@@ -88,18 +88,9 @@ def writer(settings: Settings, header: str | None) -> str:
             "the Authorization header must be: Bearer <token>",
             extensions={"code": "UNAUTHENTICATED"},
         )
-    name = _token_name(settings, token.strip())
+    name = token_name(settings, token.strip())
     if name is None:
         raise GraphQLError(
             "this API token is not valid for writes", extensions={"code": "FORBIDDEN"}
         )
     return name
-
-
-def _token_name(settings: Settings, presented: str) -> str | None:
-    # Compared in constant time, so response times do not reveal a token.
-    found = None
-    for token, name in settings.api_tokens.items():
-        if hmac.compare_digest(token.encode(), presented.encode()):
-            found = name
-    return found

@@ -35,6 +35,7 @@ from graphql_petstore.database.appends import (
 )
 from graphql_petstore.database.consistency import token_of
 from graphql_petstore.errors import DomainError
+from graphql_petstore.observability.events import event_appended, event_rejected
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
@@ -51,7 +52,11 @@ async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
         max_metadata_bytes=context.settings.max_metadata_bytes,
     )
     if isinstance(command, list):
+        event_rejected(command[0].code.value)
         return PetEventPayload(user_errors=command)
+    # Stored now, by this call: not when the compiled path stored it already
+    # (it counted it), nor when an idempotency key replays an earlier event.
+    new_here = context.appended_event_id is None
     try:
         if context.appended_event_id is not None:
             # The compiled path stored this very command already.
@@ -59,9 +64,12 @@ async def _append(info: Info, field: str, input: Any) -> PetEventPayload:
         else:
             event, pet = await append(context.pool, command)
     except DomainError as error:
+        event_rejected(error.code)
         return PetEventPayload(user_errors=[user_error(error)])
     except (AppendNotStored, AppendOutcomeUnknown) as exc:
         raise append_failure(exc) from exc
+    new_here = new_here and event["id"] == command.event_id
+    event_appended(command.event_type, event["id"], event["pet_id"], stored=new_here)
     context.doorbell.announce()
     stored = Pet.from_row(pet)
     context.loaders.pet.prime(stored.id, stored)

@@ -32,6 +32,7 @@ from graphql_petstore.api.queries import Query
 from graphql_petstore.api.read_routing import ReadRouting
 from graphql_petstore.api.subscriptions import Subscription
 from graphql_petstore.api.types import ALL_EVENT_TYPES
+from graphql_petstore.observability.operations import ObserveOperations
 from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
 from graphql_petstore.settings import Settings
 
@@ -64,7 +65,12 @@ class PetstoreSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        super().process_errors(errors, execution_context)
+        """Gives each error its code, and logs nothing: strawberry would log
+        every error at ERROR with its traceback, client mistakes included.
+        Here a client's mistake is its request's access line
+        (graphql_petstore.observability.requests), and an unexpected error is
+        logged once, with the request id, where it is masked
+        (MaskUnexpectedErrors)."""
         code_request_errors(errors, execution_context.context if execution_context else None)
 
 
@@ -94,6 +100,7 @@ def create_schema(
         # rule classes too, and the limiters make a new class each time they
         # are built: build them once, here, and hand every request those.
         extensions=[
+            ObserveOperations,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: AddValidationRules(limit_rules_),

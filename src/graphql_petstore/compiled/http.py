@@ -37,6 +37,8 @@ from graphql_petstore.database.appends import (
 from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.routing import Route, Router
 from graphql_petstore.json_output import encode
+from graphql_petstore.observability import current_request, event_appended
+from graphql_petstore.observability.direct import answering
 from graphql_petstore.persisted import RESOLVED, for_strawberry
 from graphql_petstore.settings import Settings
 
@@ -130,17 +132,26 @@ class CompiledGraphQL:
             return None
         router: Router = scope["app"].state.router
         bindings = Bindings(coerced.coerced)
-        if isinstance(compiled, Write):
-            reported = router.primary_route() if router.enabled else None
-            return await self._write(scope, compiled, bindings, router.primary.pool, reported)
-        state = scope.setdefault("state", {})
-        route = await route_for(
-            router, plan.operation, plan.fragments, state.get("consistency_token")
-        )
-        # strawberry reads where this read went, should it answer instead.
-        state["route"] = route
-        text = await _read(compiled, bindings, router, route)
-        return None if text is None else _data(text, route if router.enabled else None)
+        operation_name = plan.operation.name.value if plan.operation.name else None
+        with answering(plan.kind.value, operation_name, document) as answer:
+            response: bytes | None
+            if isinstance(compiled, Write):
+                reported = router.primary_route() if router.enabled else None
+                response = await self._write(
+                    scope, compiled, bindings, router.primary.pool, reported
+                )
+            else:
+                state = scope.setdefault("state", {})
+                route = await route_for(
+                    router, plan.operation, plan.fragments, state.get("consistency_token")
+                )
+                # strawberry reads where this read went, should it answer instead.
+                state["route"] = route
+                text = await _read(compiled, bindings, router, route)
+                response = None if text is None else _data(text, route if router.enabled else None)
+            if response is not None:
+                answer.answered()
+            return response
 
     async def _write(
         self,
@@ -182,6 +193,9 @@ class CompiledGraphQL:
                 path=[write.response_name],
                 extensions=error.extensions,
             )
+            record = current_request()
+            if record is not None:
+                record.note_errors([located], "")
             answer: dict[str, object] = {"data": None, "errors": [located.formatted]}
             if reported is not None:
                 answer["extensions"] = reported.extensions()
@@ -192,6 +206,11 @@ class CompiledGraphQL:
             # reports what happens in its own words.
             logger.debug("compiled append did not store; strawberry answers", exc_info=True)
             return None
+        # Stored here, whoever renders it. (With an idempotency key the append
+        # may have replayed an earlier event; this path cannot tell, and counts it.)
+        event_appended(
+            command.event_type, command.event_id, command.columns.get("pet_id"), stored=True
+        )
         scope["app"].state.doorbell.announce()
         if text is None:
             # Stored, but not renderable here: strawberry renders the stored

@@ -26,6 +26,7 @@ import logging
 import asyncpg
 
 from graphql_petstore.database.location import libpq_url
+from graphql_petstore.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class Doorbell:
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
             self.ring()
+            metrics.record_doorbell_reconnect()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from graphql_petstore.database.location import sqlalchemy_url
 from graphql_petstore.database.pool import ConnectionPool, pool_settings
 from graphql_petstore.json_output import stored_json
+from graphql_petstore.observability.pool import ObservedPool
 
 # Seconds a request waits for a free connection before it is refused as
 # retryable.
@@ -59,6 +60,7 @@ def create_engine(
         connect_args["timeout"] = connect_timeout
     return create_async_engine(
         sqlalchemy_url(url),
+        poolclass=ObservedPool,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graphql_petstore.database import reads
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.reads import StreamPosition
+from graphql_petstore.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class EventStream:
                 logger.exception("event stream: reading the head failed; retrying")
                 await asyncio.sleep(self._poll_interval)
                 continue
+            metrics.record_stream_delivery(row["created_at"] for row in rows[:BATCH_SIZE])
             for row in rows[:BATCH_SIZE]:
                 position = position_of(row)
                 self._positions.append(position)

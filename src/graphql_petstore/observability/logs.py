@@ -1,0 +1,211 @@
+"""Logging set-up: human text on a terminal, JSON lines elsewhere
+(PETSTORE_LOG_FORMAT), alike for the command, uvicorn and every worker.
+
+Fields given with `extra=` become keys of the JSON object, or `key=value`
+pairs after a text line. A line whose fields come as one dict,
+`extra={"_fields": {...}}` (the access line, once per request), skips the
+search through the record's attributes. Every line
+logged while a request is served carries its request id (and trace id, with
+tracing on), so an ERROR's traceback can be found from what the client was
+told.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from graphql_petstore.observability import tracing
+from graphql_petstore.observability.current import current_request
+
+# Query texts and error messages in logs are cut to this many characters: a
+# client decides how long they are.
+MAX_LOGGED_TEXT = 200
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# uvicorn repeats its message with terminal colours in `color_message`.
+_NOT_FIELDS = frozenset(RESERVED_ATTRS) | {"message", "asctime", "color_message"}
+
+
+def resolve_format(log_format: str, stream: TextIO | None = None) -> str:
+    """ "text" or "json": "auto" is text on a terminal, JSON lines otherwise."""
+    if log_format != "auto":
+        return log_format
+    stream = sys.stderr if stream is None else stream
+    return "text" if stream.isatty() else "json"
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """A logging.config.dictConfig dictionary; uvicorn applies it in each worker."""
+    formatter = "json" if resolve_format(log_format) == "json" else "text"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": f"{__name__}.RequestContext"}},
+        "formatters": {
+            "text": {"()": f"{__name__}.TextFormatter", "fmt": TEXT_FORMAT},
+            "json": {"()": f"{__name__}.json_formatter"},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": formatter,
+                "filters": ["context"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            # uvicorn's own handlers would print its lines in its own format.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Replaced by graphql_petstore.access (observability.requests).
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure(log_format: str, level: str) -> None:
+    logging.config.dictConfig(logging_config(log_format, level))
+
+
+def cut(text: str, limit: int = MAX_LOGGED_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+class RequestContext(logging.Filter):
+    """Adds the request id (and trace id) of the request being served, when
+    the line does not carry them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "_fields" in record.__dict__:
+            return True  # brings its own
+        request = current_request()
+        if request is not None and not hasattr(record, "request_id"):
+            record.request_id = request.request_id
+        if tracing.enabled() and not hasattr(record, "trace_id"):
+            trace_id = tracing.current_trace_id()
+            if trace_id is not None:
+                record.trace_id = trace_id
+        return True
+
+
+def fields_of(record: logging.LogRecord) -> Mapping[str, Any]:
+    given: Mapping[str, Any] | None = record.__dict__.get("_fields")
+    if given is not None:
+        return given
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _NOT_FIELDS and not key.startswith("_")
+    }
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = fields_of(record)
+        if not fields:
+            return line
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
+        head, newline, rest = line.partition("\n")  # the traceback stays below
+        return f"{head} {pairs}{newline}{rest}"
+
+
+def _text_value(value: object) -> str:
+    text = "-" if value is None else str(value)
+    return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text
+
+
+class JsonLines(JsonFormatter):
+    """python-json-logger's formatter; a line that brings its fields as one
+    dict (`_fields`: the access line, once per request) is serialised
+    directly, with orjson."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        given: Mapping[str, Any] | None = record.__dict__.get("_fields")
+        if given is None:
+            return super().format(record)
+        line = {
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+            **given,
+            "time": datetime.fromtimestamp(record.created, tz=UTC),
+        }
+        return orjson.dumps(line, default=str).decode()
+
+
+def write_json_line(
+    logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any]
+) -> bool:
+    """Writes the line that JsonLines would make straight to its handler's
+    stream, when that handler (a StreamHandler formatting JSON lines, as
+    configure() sets up) is the only one on the logger's way: once per
+    request, the LogRecord and the handler machinery cost more than the rest
+    of a compiled request's Python. False: nothing written; log it the usual
+    way (another handler, a filter, text lines, a test's capture)."""
+    handler = _sole_json_handler(logger, level)
+    if handler is None:
+        return False
+    line = {
+        "level": logging.getLevelName(level),
+        "logger": logger.name,
+        "message": message,
+        "pid": os.getpid(),
+        **fields,
+        "time": datetime.now(UTC),
+    }
+    stream = handler.stream
+    stream.write(orjson.dumps(line, default=str).decode() + "\n")
+    stream.flush()
+    return True
+
+
+def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    found: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        if current.handlers:
+            if found is not None or len(current.handlers) != 1:
+                return None
+            found = current.handlers[0]
+        if not current.propagate:
+            break
+        current = current.parent
+    if (
+        type(found) is not logging.StreamHandler
+        or not isinstance(found.formatter, JsonLines)
+        or found.level > level
+        or not all(isinstance(f, RequestContext) for f in found.filters)
+    ):
+        return None
+    return found
+
+
+def json_formatter() -> JsonFormatter:
+    return JsonLines(
+        ["levelname", "name", "message", "process"],
+        rename_fields={
+            "levelname": "level",
+            "name": "logger",
+            "process": "pid",
+            "exc_info": "traceback",
+        },
+        reserved_attrs=sorted(_NOT_FIELDS),
+        timestamp="time",
+    )

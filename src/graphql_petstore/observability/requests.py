@@ -1,0 +1,268 @@
+"""One request as it is served: what it asked (operation type and name), how it
+ended (outcome and code), who asked (the token's name, never the token), and
+the access line and operation metrics it leaves.
+
+ObservabilityMiddleware makes a RequestRecord for each HTTP request and makes
+it current (graphql_petstore.observability.current). Whatever answers the
+request notes what it learns on the record: strawberry's path through the
+ObserveOperations extension, any other path (a compiled fast path inside this
+middleware) through the same note_* methods. When the response is sent the
+middleware records the operation's metrics and logs one access line.
+Operations over a WebSocket have no HTTP request: each makes its own record
+and finishes it itself (graphql_petstore.observability.operations).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphql_petstore.auth import token_name
+from graphql_petstore.observability import metrics, tracing
+from graphql_petstore.observability.current import CURRENT_REQUEST
+from graphql_petstore.observability.logs import cut, write_json_line
+from graphql_petstore.observability.metrics import (
+    GRAPHQL_ERROR,
+    INTERNAL_ERROR,
+    OK,
+    UNKNOWN_OPERATION,
+    USER_ERROR,
+)
+from graphql_petstore.settings import Settings
+
+logger = logging.getLogger("graphql_petstore.errors")
+access_logger = logging.getLogger("graphql_petstore.access")
+
+GRAPHQL_PATH = "/graphql"
+# Probes and scrapes arrive every few seconds: their access lines are DEBUG.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+MAX_LOGGED_NAME = 100
+# A POST to /graphql refused before any operation ran (malformed body, too large).
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+# An outcome replaces an earlier one only when it is worse.
+_RANK = {OK: 0, USER_ERROR: 1, GRAPHQL_ERROR: 2, INTERNAL_ERROR: 3}
+
+
+@dataclass(eq=False)
+class RequestRecord:
+    request_id: str
+    transport: str = "http"  # or "websocket"
+    method: str = ""
+    path: str = GRAPHQL_PATH
+    authorization: str | None = field(default=None, repr=False)  # never logged
+    started: float = field(default_factory=time.perf_counter)
+    operation_type: str | None = None
+    operation_name: str | None = None
+    document: str | None = None  # kept for the log only when the outcome is an error
+    outcome: str | None = None
+    code: str = ""
+    error: str | None = None
+    actor: str | None = None
+    status: int | None = None
+    messages: int | None = None  # results sent, for a subscription
+
+    def note_operation(
+        self, operation_type: str, operation_name: str | None, document: str | None = None
+    ) -> None:
+        self.operation_type = operation_type
+        self.operation_name = operation_name
+        self.document = document
+
+    def note_outcome(self, outcome: str, code: str = "", message: str | None = None) -> None:
+        if self.outcome is None or _RANK[outcome] > _RANK[self.outcome]:
+            self.outcome, self.code, self.error = outcome, code, message
+
+    def note_user_error(self, code: str) -> None:
+        """A mutation answered with userErrors (nothing stored)."""
+        self.note_outcome(USER_ERROR, code)
+
+    def note_errors(
+        self, errors: Iterable[GraphQLError | Mapping[str, Any]], default_code: str
+    ) -> None:
+        """Top-level GraphQL errors, as graphql-core's objects or as the JSON
+        sent; `default_code` for one that carries no extensions.code."""
+        for error in errors:
+            extensions: Mapping[str, Any]
+            message: object
+            if isinstance(error, GraphQLError):
+                extensions, message = error.extensions or {}, error.message
+            else:
+                extensions, message = error.get("extensions") or {}, error.get("message")
+            code = str(extensions.get("code") or default_code)
+            outcome = INTERNAL_ERROR if code == INTERNAL_SERVER_ERROR else GRAPHQL_ERROR
+            self.note_outcome(outcome, code, None if message is None else str(message))
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+class ObservabilityMiddleware:
+    """A RequestRecord per HTTP request; when it is answered, the operation's
+    metrics and the access line. An exception that escapes the app is logged
+    at ERROR with its traceback and request id and answered with a 500 that
+    carries the request id."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        record = RequestRecord(
+            request_id=scope.get("state", {}).get("request_id", ""),
+            method=scope["method"],
+            path=scope["path"],
+        )
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                record.authorization = value.decode("latin-1")
+        token = CURRENT_REQUEST.set(record)
+        if tracing.enabled():
+            tracing.annotate(**{"petstore.request_id": record.request_id})
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            logger.error("request %s: unexpected error", record.request_id, exc_info=True)
+            record.note_outcome(INTERNAL_ERROR, INTERNAL_SERVER_ERROR)
+            if record.status is not None:
+                raise  # too late for an answer of our own; uvicorn closes the connection
+            await _internal_error(send, record.request_id)
+            record.status = 500
+        finally:
+            try:
+                finish(record, self.settings)
+            finally:
+                CURRENT_REQUEST.reset(token)
+
+
+def finish(record: RequestRecord, settings: Settings) -> None:
+    """Records the operation (if the request was one) and logs the access line."""
+    seconds = record.seconds()
+    is_operation = record.operation_type is not None or (
+        record.path == GRAPHQL_PATH and record.method == "POST"
+    )
+    if is_operation:
+        if record.outcome is None:
+            # Over a WebSocket, an operation without errors; over HTTP, one
+            # refused before it ran (the status says why).
+            status = 200 if record.transport != "http" else record.status or 500
+            if status >= 500:
+                record.note_outcome(INTERNAL_ERROR, INTERNAL_SERVER_ERROR)
+            elif status >= 400:
+                record.note_outcome(GRAPHQL_ERROR, HTTP_CODES.get(status, f"HTTP_{status}"))
+            else:
+                record.note_outcome(OK)
+        assert record.outcome is not None
+        timed = record.operation_type != "subscription"
+        metrics.record_operation(
+            record.operation_type or UNKNOWN_OPERATION,
+            record.operation_name,
+            record.outcome,
+            record.code,
+            seconds if timed else None,
+        )
+    if record.actor is None and record.authorization:
+        record.actor = actor_of(settings, record.authorization)
+    log_access(record, seconds)
+
+
+def actor_of(settings: Settings, authorization: str) -> str | None:
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return None
+    return token_name(settings, presented.strip())
+
+
+def log_access(record: RequestRecord, seconds: float) -> None:
+    """The access line: INFO, or DEBUG for probes and scrapes."""
+    level = logging.DEBUG if record.path in QUIET_PATHS else logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return
+    http = record.transport == "http"
+    name = record.operation_name
+    if name is not None and len(name) > MAX_LOGGED_NAME:
+        name = cut(name, MAX_LOGGED_NAME)
+    # Every line has the same keys, in this order; an HTTP request that was
+    # no operation has them as null.
+    fields: dict[str, Any] = {
+        "request_id": record.request_id,
+        "transport": record.transport,
+        "method": record.method if http else None,
+        "path": record.path,
+        "status": record.status,
+        "operation_type": record.operation_type
+        or (UNKNOWN_OPERATION if record.outcome is not None else None),
+        "operation_name": name,
+        "outcome": record.outcome,
+        "code": record.code or None,
+        "duration_ms": round(seconds * 1000, 3),
+        "actor": record.actor,
+    }
+    if record.messages is not None:
+        fields["messages"] = record.messages
+    if record.outcome == GRAPHQL_ERROR or record.outcome == INTERNAL_ERROR:
+        if record.error:
+            fields["error"] = cut(record.error)
+        if record.document:
+            fields["query"] = cut(record.document)
+    if tracing.enabled():
+        fields["trace_id"] = tracing.current_trace_id()
+    if http:
+        summary = f"{record.method} {record.path} {record.status}"
+    else:
+        summary = f"websocket {record.operation_type} {name or ''}".rstrip()
+    if write_json_line(access_logger, level, summary, fields):
+        return
+    # Made and handed on directly: Logger.log would walk the stack (a deep
+    # one, under the ASGI middleware) to find a caller that says nothing here.
+    access_logger.handle(
+        access_logger.makeRecord(
+            access_logger.name, level, "", 0, summary, (), None, extra={"_fields": fields}
+        )
+    )
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": "internal error",
+                    "extensions": {"code": INTERNAL_SERVER_ERROR, "requestId": request_id},
+                }
+            ]
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

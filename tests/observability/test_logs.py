@@ -1,0 +1,158 @@
+"""The log of a real server that serves good and bad requests: JSON lines,
+one access line per request with its fields, client mistakes at INFO without
+a traceback, one ERROR (with traceback and the request id the client got)
+for the one unexpected failure, and no token or long query anywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from typing import Any
+
+import asyncpg
+
+from graphql_petstore.observability.logs import (
+    MAX_LOGGED_TEXT,
+    TextFormatter,
+    cut,
+    json_formatter,
+    resolve_format,
+)
+from tests.subscriptions.support import API_TOKEN, ARRIVE, Server, ServerFactory
+
+WRONG_TOKEN = "wrong-token-that-must-not-be-logged"
+# Long enough to be cut, with a tail that must not reach the log.
+LONG_TAIL = "END_OF_A_LONG_QUERY"
+ACCESS_FIELDS = {
+    "request_id",
+    "transport",
+    "method",
+    "path",
+    "status",
+    "operation_type",
+    "operation_name",
+    "outcome",
+    "code",
+    "duration_ms",
+    "actor",
+}
+
+
+async def post(server: Server, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await server.http.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    answer["request_id"] = response.headers["x-request-id"]
+    return answer
+
+
+def log_lines(server: Server) -> list[dict[str, Any]]:
+    text = server.log_path.read_text()
+    lines = []
+    for line in text.splitlines():
+        assert line.startswith("{"), f"not a JSON line: {line!r}"
+        lines.append(json.loads(line))
+    return lines
+
+
+async def test_the_json_log_of_good_and_bad_requests(
+    serve: ServerFactory, conn: asyncpg.Connection
+) -> None:
+    server = await serve(PETSTORE_MAX_QUERY_TOKENS="200")
+    arrival = {"input": {"name": "Rex", "species": "Cat", "price": "1.00"}}
+    good = await post(server, {"query": ARRIVE, "variables": arrival}, API_TOKEN)
+    await post(server, {"query": "query Page { pets(first: 2) { edges { cursor } } }"})
+    bad = [
+        await post(server, {"query": ARRIVE, "variables": arrival}, WRONG_TOKEN),
+        await post(server, {"query": '{ pets(after: "nonsense") { edges { cursor } } }'}),
+        await post(server, {"query": "query Minus { pets(first: -1) { edges { cursor } } }"}),
+        await post(server, {"query": "query Typo { petz }"}),
+        await post(server, {"query": "{ " + "a: __typename " * 300 + LONG_TAIL + " }"}),
+        await post(server, {"query": "{ " + "x" * 3000 + LONG_TAIL + " }"}),
+    ]
+    for answer in bad:
+        assert answer["errors"], answer
+    await conn.execute("alter table pets rename to pets_gone")
+    failed = await post(server, {"query": "query Broken { pets { edges { cursor } } }"})
+    [error] = failed["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    await server.close()  # every line is written
+
+    lines = log_lines(server)
+    text = server.log_path.read_text()
+    assert API_TOKEN not in text
+    assert WRONG_TOKEN not in text
+    assert LONG_TAIL not in text
+
+    access = {
+        line["request_id"]: line for line in lines if line["logger"] == "graphql_petstore.access"
+    }
+    requests = [good, *bad, failed]
+    assert set(access) >= {answer["request_id"] for answer in requests}
+    for line in access.values():
+        assert set(line) >= ACCESS_FIELDS, line
+        assert line["level"] == "INFO"
+        assert "traceback" not in line
+        for field in ("query", "error"):
+            assert len(line.get(field, "")) <= MAX_LOGGED_TEXT + len("… (99999 characters)")
+
+    written = access[good["request_id"]]
+    assert (written["operation_type"], written["outcome"], written["actor"]) == (
+        "mutation",
+        "ok",
+        "tester",
+    )
+    refused = access[bad[0]["request_id"]]
+    assert (refused["outcome"], refused["code"], refused["actor"]) == (
+        "graphql_error",
+        "FORBIDDEN",
+        None,
+    )
+    codes = [access[answer["request_id"]]["code"] for answer in bad[1:]]
+    assert codes == [
+        "BAD_USER_INPUT",
+        "BAD_USER_INPUT",
+        "GRAPHQL_VALIDATION_FAILED",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+    ]
+    assert access[bad[2]["request_id"]]["query"].startswith("query Minus")
+
+    # Client mistakes are not server errors: the one ERROR is the unexpected
+    # failure, with its traceback and the request id that the client got.
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert len(errors) == 1, errors
+    [logged] = errors
+    assert logged["request_id"] == error["extensions"]["requestId"] == failed["request_id"]
+    assert 'relation "pets" does not exist' in logged["traceback"]
+    assert access[failed["request_id"]]["outcome"] == "internal_error"
+    assert not [line for line in lines if line["level"] == "WARNING"]
+
+
+def test_a_text_line_carries_the_fields_after_the_message() -> None:
+    record = logging.LogRecord(
+        "graphql_petstore.access", logging.INFO, "", 0, "POST /graphql 200", (), None
+    )
+    record.__dict__.update(request_id="abc", outcome="ok", actor=None, operation_name="Two words")
+    line = TextFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line == (
+        "INFO graphql_petstore.access: POST /graphql 200 "
+        "request_id=abc outcome=ok actor=- operation_name='Two words'"
+    )
+    as_json = json.loads(json_formatter().format(record))
+    assert as_json["request_id"] == "abc"
+    assert as_json["level"] == "INFO"
+
+
+def test_the_format_is_text_on_a_terminal_and_json_otherwise() -> None:
+    primary, secondary = os.openpty()
+    with os.fdopen(primary, "w") as terminal_side, os.fdopen(secondary, "w") as terminal:
+        assert resolve_format("auto", terminal) == "text"
+        assert resolve_format("json", terminal) == "json"
+        del terminal_side
+    assert resolve_format("auto", io.StringIO()) == "json"
+    assert resolve_format("text", io.StringIO()) == "text"
+    assert cut("x" * 300, 10) == "xxxxxxxxxx… (300 characters)"
