@@ -37,13 +37,16 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -258,24 +261,26 @@ def _variable_defaults(operation: OperationDefinitionNode) -> dict[str, int | No
 
 
 def _introspection_bounds(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
-    """The longest each introspection list is in this schema."""
+    """The longest each introspection list of objects is in this schema."""
     types = list(schema.type_map.values())
-
-    def longest(lengths: Iterator[int]) -> int:
-        return max(lengths, default=0)
-
-    fields = [f for t in types if hasattr(t, "fields") for f in t.fields.values()]
+    outputs = [t for t in types if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)]
+    inputs = [t for t in types if isinstance(t, GraphQLInputObjectType)]
+    abstract = [t for t in types if isinstance(t, GraphQLInterfaceType | GraphQLUnionType)]
+    fields = [f for t in outputs for f in t.fields.values()]
     return {
         ("__Schema", "types"): len(types),
         ("__Schema", "directives"): len(schema.directives),
-        ("__Type", "fields"): longest(len(getattr(t, "fields", {})) for t in types),
-        ("__Type", "inputFields"): longest(len(getattr(t, "fields", {})) for t in types),
-        ("__Type", "enumValues"): longest(len(getattr(t, "values", {})) for t in types),
-        ("__Type", "interfaces"): longest(len(getattr(t, "interfaces", ())) for t in types),
-        ("__Type", "possibleTypes"): len(types),
-        ("__Field", "args"): longest(len(getattr(f, "args", {})) for f in fields),
-        ("__Directive", "args"): longest(len(d.args) for d in schema.directives),
-        ("__Directive", "locations"): 20,
+        ("__Type", "fields"): max((len(t.fields) for t in outputs), default=0),
+        ("__Type", "inputFields"): max((len(t.fields) for t in inputs), default=0),
+        ("__Type", "enumValues"): max(
+            (len(t.values) for t in types if isinstance(t, GraphQLEnumType)), default=0
+        ),
+        ("__Type", "interfaces"): max((len(t.interfaces) for t in outputs), default=0),
+        ("__Type", "possibleTypes"): max(
+            (len(schema.get_possible_types(t)) for t in abstract), default=0
+        ),
+        ("__Field", "args"): max((len(f.args) for f in fields), default=0),
+        ("__Directive", "args"): max((len(d.args) for d in schema.directives), default=0),
     }
 
 
