@@ -110,11 +110,13 @@ class CompiledGraphQL:
         try:
             return await self._answer(scope, request, queries_only)
         except _Retryable as failure:
-            error = retryable.error(failure.code)
-            record = current_request()
-            if record is not None:
-                record.note_errors([error], "")
-            body = encode({"data": None, "errors": [error.formatted]}).encode()
+            body = failure.body
+            if body is None:
+                error = retryable.error(failure.code)
+                record = current_request()
+                if record is not None:
+                    record.note_errors([error], "")
+                body = encode({"data": None, "errors": [error.formatted]}).encode()
             self.answered += 1
             await _send(send, 503, body, retryable.headers())
             return _REFUSED
@@ -224,6 +226,9 @@ class CompiledGraphQL:
             answer: dict[str, object] = {"data": None, "errors": [located.formatted]}
             if reported is not None:
                 answer["extensions"] = reported.extensions()
+            if retryable.failed_whole(answer):
+                code = str((error.extensions or {}).get("code"))
+                raise _Retryable(code, encode(answer).encode()) from exc
             return encode(answer).encode()
         except Exception:
             # Nothing was stored (a rule refused the event, the statement
@@ -265,9 +270,13 @@ async def _read(
 
 
 class _Retryable(Exception):
-    def __init__(self, code: str) -> None:
+    """A retryable failure of the whole request; `body` its answer when made
+    already."""
+
+    def __init__(self, code: str, body: bytes | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.body = body
 
 
 _REFUSED = b""
