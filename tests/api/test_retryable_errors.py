@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -84,12 +84,15 @@ async def waiting_on_the_lock(conn: asyncpg.Connection) -> int:
 
 async def until(conn: asyncpg.Connection, waiting: int) -> None:
     """Until exactly `waiting` backends wait for the test's lock."""
-    async with asyncio.timeout(5):
-        while await waiting_on_the_lock(conn) != waiting:
-            import gc
-            from graphql_petstore.database.pool import ConnectionPool as CP
+    await eventually(lambda: waiting_on_the_lock(conn), waiting)
 
-            await asyncio.sleep(0.5)
+
+async def eventually(value: Callable[[], Awaitable[object]], wanted: object) -> None:
+    for _ in range(int(GENEROUS / 0.02)):
+        if await value() == wanted:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never {wanted!r}")
 
 
 def assert_retryable(response: httpx.Response, code: str) -> None:
@@ -174,11 +177,8 @@ async def test_a_write_on_an_exhausted_pool_is_database_busy_and_stores_nothing(
         slow = asyncio.ensure_future(
             http.post("/graphql", json={"query": ARRIVE % "Slow"}, headers=AUTH)
         )
-        async with asyncio.timeout(GENEROUS):
-            while not await conn.fetchval(
-                "select count(*) from pg_stat_activity where wait_event = 'PgSleep'"
-            ):
-                await asyncio.sleep(0.02)
+        sleeping = "select count(*) from pg_stat_activity where wait_event = 'PgSleep'"
+        await eventually(lambda: conn.fetchval(sleeping), 1)
         refused = await http.post("/graphql", json={"query": ARRIVE % "Busy"}, headers=AUTH)
         assert_retryable(refused, "DATABASE_BUSY")
         assert (await slow).status_code == 200
