@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -19,18 +19,24 @@ from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
 from graphql_petstore.settings import Settings
+from tests.api.slow_database import (
+    GENEROUS,
+    PETS,
+    eventually,
+    pets_locked,
+    relay_to,
+    until,
+    waiting_on_the_lock,
+    warm,
+)
 from tests.api.store import event_count
 from tests.conftest import API_TOKEN
-from tests.faults.proxy import Proxy
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
-PETS = "{ pets { nodes { id name } } }"
 ARRIVE = (
     'mutation { recordPetArrival(input: {name: "%s", species: "Cat", price: "1.00"}) '
     "{ pet { id name } userErrors { code } } }"
 )
-# Far more than any wait here should take: only a hang reaches it.
-GENEROUS = 30.0
 SLOW_ARRIVAL = """
 create function test_slow_arrival() returns trigger language plpgsql as $$
 begin
@@ -54,45 +60,6 @@ async def serving(settings: Settings, database_url: str) -> AsyncIterator[httpx.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
-
-
-async def warm(http: httpx.AsyncClient, connections: int) -> None:
-    """Has the pools open `connections` each: a new session's first query
-    waits for the test's lock on `pets` too (its catalog lookups do)."""
-    responses = await asyncio.gather(
-        *(http.post("/graphql", json={"query": PETS}) for _ in range(connections))
-    )
-    assert all(r.status_code == 200 for r in responses)
-
-
-@contextlib.asynccontextmanager
-async def pets_locked(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """`pets` locked by the test: every read of it waits until the block ends."""
-    async with conn.transaction():
-        await conn.execute("lock table pets in access exclusive mode")
-        yield
-
-
-async def waiting_on_the_lock(conn: asyncpg.Connection) -> int:
-    """Backends of this database (but the test's own) waiting for a lock."""
-    count: int = await conn.fetchval(
-        "select count(*) from pg_stat_activity where datname = current_database() "
-        "and wait_event_type = 'Lock' and pid <> pg_backend_pid()"
-    )
-    return count
-
-
-async def until(conn: asyncpg.Connection, waiting: int) -> None:
-    """Until exactly `waiting` backends wait for the test's lock."""
-    await eventually(lambda: waiting_on_the_lock(conn), waiting)
-
-
-async def eventually(value: Callable[[], Awaitable[object]], wanted: object) -> None:
-    for _ in range(int(GENEROUS / 0.02)):
-        if await value() == wanted:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never {wanted!r}")
 
 
 def assert_retryable(response: httpx.Response, code: str) -> None:
@@ -183,16 +150,6 @@ async def test_a_write_on_an_exhausted_pool_is_database_busy_and_stores_nothing(
         assert_retryable(refused, "DATABASE_BUSY")
         assert (await slow).status_code == 200
     assert await event_count(conn) == before + 1
-
-
-def relay_to(database_url: str) -> Proxy:
-    """A relay to the server of `database_url` (TCP, or its unix socket)."""
-    address = urlsplit(database_url)
-    port = address.port or 5432
-    host = dict(parse_qsl(address.query)).get("host") or address.hostname or ""
-    if host.startswith("/"):
-        return Proxy(port, f"{host}/.s.PGSQL.{port}")
-    return Proxy(port)
 
 
 async def test_a_database_that_cannot_be_reached_is_database_unavailable(
