@@ -1,4 +1,4 @@
-"""Every HTTP request's time limit, and its end when its client goes away.
+"""Every GraphQL request's time limit, and its end when its client goes away.
 
 The request runs in its own task (uvicorn's); past PETSTORE_REQUEST_TIMEOUT,
 or as soon as the server hears `http.disconnect`, that task is cancelled:
@@ -29,6 +29,7 @@ from graphql_petstore.api import retryable
 # Requests that carry no body: their client may go away from the start.
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
+GRAPHQL_PATH = "/graphql"
 _TIME_LIMIT = "time limit"
 _CLIENT_GONE = "client gone"
 
@@ -70,7 +71,10 @@ class RequestDeadlineMiddleware:
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] != GRAPHQL_PATH:
+            # The probes, /metrics and GraphiQL's assets bound themselves; and
+            # a health checker that half-closes its socket once it has sent
+            # its request (HAProxy's) still wants the answer.
             await self.app(scope, receive, send)
             return
         task = asyncio.current_task()
