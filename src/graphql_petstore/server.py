@@ -79,6 +79,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 log_level=settings.log_level,
                 access_log=False,
                 timeout_graceful_shutdown=5,
+                # A WebSocket message obeys the limit of an HTTP body (1009
+                # beyond it; middleware.WebSocketLimitMiddleware says the same).
+                ws_max_size=settings.max_body_bytes,
             )
     return 0
 

@@ -12,6 +12,15 @@ upgrade changes any of it.
 - strawberry's limiters (QueryDepthLimiter, MaxAliasesLimiter) report their
   errors to the validation context directly, with no code; their rule is
   given a context that adds one.
+- graphql-core coerces every input value through its scalar's
+  `coerce_input_value` / `coerce_input_literal` (and the deprecated
+  `parse_value` / `parse_literal` that strawberry's scalars define), and
+  passes a GraphQLError raised there on, with its extensions, as the
+  original error of the variable's or literal's error. The checks of
+  api/input_guards.py are put around those functions: on graphql-core's own
+  String, which every schema of the process shares (no String may hold what
+  PostgreSQL cannot store, in any schema here), and on this schema's
+  DateTime and JSON.
 - strawberry's HTTP view runs a subscription sent over plain HTTP as if it
   were a query (and fails on the non-null root field); `execute_single` is
   where it decides which operation types an HTTP request may run.
@@ -24,6 +33,7 @@ from typing import Any
 
 from graphql import (
     GraphQLError,
+    GraphQLString,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLSyntaxError,
@@ -69,6 +79,34 @@ def _located(parse_literal: Any) -> Any:
     parse._petstore_located = True  # type: ignore[attr-defined]
     parse._petstore_original = parse_literal  # type: ignore[attr-defined]
     return parse
+
+
+_GUARDED_COERCERS = ("coerce_input_value", "coerce_input_literal", "parse_value", "parse_literal")
+
+
+def guard_scalars(schema: GraphQLSchema) -> None:
+    """Every String, DateTime and JSON input value passes its check of
+    api/input_guards.py (see the top of this module)."""
+    from graphql_petstore.api.input_guards import check_instant, check_json, check_string
+
+    _guard(GraphQLString, check_string)
+    for name, check in (("DateTime", check_instant), ("JSON", check_json)):
+        named = schema.type_map.get(name)
+        if isinstance(named, GraphQLScalarType):
+            _guard(named, check)
+
+
+def _guard(scalar: GraphQLScalarType, check: Any) -> None:
+    for attribute in _GUARDED_COERCERS:
+        coerce = getattr(scalar, attribute, None)
+        if coerce is None or getattr(coerce, "_petstore_guarded", False):
+            continue
+
+        def guarded(*args: Any, _coerce: Any = coerce) -> Any:
+            return check(_coerce(*args))
+
+        guarded._petstore_guarded = True  # type: ignore[attr-defined]
+        setattr(scalar, attribute, guarded)
 
 
 def coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:

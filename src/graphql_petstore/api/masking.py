@@ -37,6 +37,12 @@ INTERNAL_ERROR = "internal error"
 
 def _code(error: GraphQLError) -> str | None:
     code = (error.extensions or {}).get("code")
+    if code is None and isinstance(error.original_error, GraphQLError):
+        # A scalar's check (api/input_guards.py) raised it with a code, and
+        # graphql-core wrapped it in its error about the variable or literal.
+        code = _code(error.original_error)
+        if isinstance(code, str):
+            _with_code(error, code)
     return code if isinstance(code, str) else None
 
 
