@@ -28,7 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graphql_petstore import error_codes, graphiql
-from graphql_petstore.api.context import Context
+from graphql_petstore.api.context import Context, anonymous_read_refused
 from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
 from graphql_petstore.api.websocket_protocol import (
@@ -195,6 +195,9 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         # strawberry's own, except that a subscription over plain HTTP is a
         # typed error instead of a query that fails on its root field.
         method = request_adapter.method
+        refused = anonymous_read_refused(self.settings, context.authorization)
+        if refused is not None:
+            return ExecutionResult(data=None, errors=[refused])
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -241,6 +244,19 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         # commit: a token in connection_init has nothing to wait for. It is
         # still checked, so that a client learns of a malformed one.
         params = context.connection_params
+        # A browser cannot set headers on a WebSocket: graphql-ws clients send
+        # the token in connection_init's payload instead.
+        given = (
+            params.get("Authorization", params.get("authorization"))
+            if isinstance(params, dict)
+            else None
+        )
+        if context.authorization is None and isinstance(given, str):
+            context.authorization = given
+            context.__dict__.pop("reads_audit", None)
+        refused = anonymous_read_refused(self.settings, context.authorization)
+        if refused is not None:
+            raise ConnectionRejectionError({"message": refused.message})
         token = params.get(TOKEN_INIT_KEY) if isinstance(params, dict) else None
         if token is not None:
             try:

@@ -15,12 +15,18 @@ from graphql_petstore.database.consistency import TOKEN_HEADER, MalformedTokenEr
 from graphql_petstore.observability import metrics
 
 REQUEST_ID_HEADER = "x-request-id"
+SERVER_REQUEST_ID_HEADER = "petstore-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
-    """Takes X-Request-ID from the client when it is sane, else makes one;
-    stores it in scope["state"]["request_id"] and echoes it in the response."""
+    """Gives every request an id of the server's own, in
+    scope["state"]["request_id"]: the id in logs, in masked errors, and the
+    requestId stored in an event's metadata (the audit trail names requests
+    the server made the ids of, not ones a client chose). A client's sane
+    X-Request-ID is kept as scope["state"]["client_request_id"], logged with
+    the access line and echoed in X-Request-ID; without one, X-Request-ID is
+    the server's id. Petstore-Request-ID is always the server's."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,13 +36,18 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if _ACCEPTABLE_REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        echoed = request_id
+        if _ACCEPTABLE_REQUEST_ID.match(given):
+            state["client_request_id"] = echoed = given
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((REQUEST_ID_HEADER.encode(), echoed.encode()))
+                headers.append((SERVER_REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message["headers"] = headers
             await send(message)
 

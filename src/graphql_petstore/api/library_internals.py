@@ -33,9 +33,9 @@ from typing import Any
 
 from graphql import (
     GraphQLError,
-    GraphQLString,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     GraphQLSyntaxError,
     ValueNode,
     is_specified_scalar_type,
