@@ -72,7 +72,7 @@ class DocumentCache(SchemaExtension):
         if found is not None and context.pre_execution_errors is None:
             context.pre_execution_errors = list(found)
         yield
-        if found is None and query and context.pre_execution_errors is not None:
-            if self.documents.charge(query) is not None:
-                # Charged the text that the key keeps alive; the errors are small.
-                self.documents.validated.put(query, list(context.pre_execution_errors), len(query))
+        errors = context.pre_execution_errors
+        if found is None and query and errors is not None and self.documents.charge(query):
+            # Charged the text that the key keeps alive; the errors are small.
+            self.documents.validated.put(query, list(errors), len(query))

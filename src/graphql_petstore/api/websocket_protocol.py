@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -137,10 +137,11 @@ class TransportWSHandler(_Counted, BaseGraphQLTransportWSHandler[Any, Any]):
             return
         if kind == "connection_init":
             self._initialised()
-        if kind in ("subscribe", "complete"):
-            if not isinstance(message.get("id"), str) or not message["id"]:
-                await self.handle_invalid_message(f"a {kind} message must have an id (a string)")
-                return
+        if kind in ("subscribe", "complete") and (
+            not isinstance(message.get("id"), str) or not message["id"]
+        ):
+            await self.handle_invalid_message(f"a {kind} message must have an id (a string)")
+            return
         if kind == "subscribe":
             reason = malformed_payload(message.get("payload"))
             if reason is not None:
@@ -153,7 +154,7 @@ class TransportWSHandler(_Counted, BaseGraphQLTransportWSHandler[Any, Any]):
                         {"id": message["id"], "type": "error", "payload": [error.formatted]}
                     )
                     return
-        await super().handle_message(message)
+        await super().handle_message(cast(Any, message))
 
 
 class LegacyWSHandler(_Counted, BaseGraphQLWSHandler[Any, Any]):
@@ -217,10 +218,10 @@ class LegacyWSHandler(_Counted, BaseGraphQLWSHandler[Any, Any]):
                     error = syntax_error(self, message["payload"]["query"])
                     if error is not None:
                         await self.send_message(
-                            {"type": "error", "id": operation_id, "payload": error.formatted}  # type: ignore[typeddict-item]
+                            {"type": "error", "id": operation_id, "payload": error.formatted}
                         )
                         return
         elif kind != "connection_terminate":
             await self._error(f"unknown message type: {kind!r}", operation_id)
             return
-        await super().handle_message(message)
+        await super().handle_message(cast(Any, message))
