@@ -19,7 +19,7 @@ MALFORMED_REQUEST = "MALFORMED_REQUEST"
 UNSUPPORTED_CHARACTER = "UNSUPPORTED_CHARACTER"
 DATE_OUT_OF_RANGE = "DATE_OUT_OF_RANGE"
 JSON_TOO_DEEP = "JSON_TOO_DEEP"
-BODY_READ_TIMEOUT = "BODY_READ_TIMEOUT"
+REQUEST_READ_TIMEOUT = "REQUEST_READ_TIMEOUT"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
@@ -90,9 +90,10 @@ CODES: tuple[Code, ...] = (
         "A JSON value (`metadata`) nests objects and lists more than 64 levels deep.",
     ),
     Code(
-        BODY_READ_TIMEOUT,
-        "The request body did not arrive whole within `PETSTORE_BODY_READ_TIMEOUT` seconds "
-        "(HTTP 408; the connection is closed).",
+        REQUEST_READ_TIMEOUT,
+        "The request's line and headers did not arrive within "
+        "`PETSTORE_HEADER_READ_TIMEOUT` seconds, or its body within "
+        "`PETSTORE_BODY_READ_TIMEOUT` (HTTP 408; the connection is closed).",
     ),
     Code(
         QUERY_TOO_DEEP,

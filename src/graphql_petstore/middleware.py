@@ -157,7 +157,7 @@ class BodySizeLimitMiddleware:
                     send,
                     408,
                     f"the request body did not arrive within {self.read_timeout:g} s",
-                    error_codes.BODY_READ_TIMEOUT,
+                    error_codes.REQUEST_READ_TIMEOUT,
                     close=True,
                 )
 

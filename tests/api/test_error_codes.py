@@ -194,7 +194,7 @@ TRIGGERS: dict[str, Trigger] = {
             "variables": {"m": json.loads("[" * 900 + "]" * 900)},
         }
     ),
-    error_codes.BODY_READ_TIMEOUT: _body_too_slow,
+    error_codes.REQUEST_READ_TIMEOUT: _body_too_slow,
     error_codes.QUERY_TOO_DEEP: lambda s: s.post({"query": _deep(12)}),
     error_codes.TOO_MANY_ALIASES: lambda s: s.post(
         {"query": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"}

@@ -13,6 +13,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 import websockets
 
 from tests.subscriptions.support import API_TOKEN, ServerFactory
@@ -50,8 +51,16 @@ async def exchange(
         except TimeoutError:
             return received, None
         except websockets.ConnectionClosed as closed:
-            assert closed.rcvd is not NO_CLOSE_FRAME, f"dropped without a close frame: {received}"
-            return received, closed.rcvd.code
+            frame = closed.rcvd
+        assert frame is not NO_CLOSE_FRAME, f"dropped without a close frame: {received}"
+        return received, frame.code
+
+
+async def close_code(ws: Any) -> int | None:
+    """The code of the close frame that ends `ws` (None: none came)."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), WAIT)
+    return None if closed.value.rcvd is None else closed.value.rcvd.code
 
 
 def subscribe(payload: Any, id: Any = "1") -> dict[str, Any]:
@@ -141,22 +150,17 @@ async def test_uninitialised_sockets_are_timed_out_and_capped_apart(
     try:
         # A fourth socket that does not initialise is refused at once ...
         async with websockets.connect(url, subprotocols=[TRANSPORT]) as extra:  # type: ignore[list-item]
-            try:
-                await asyncio.wait_for(extra.recv(), WAIT)
-            except websockets.ConnectionClosed as closed:
-                assert closed.rcvd is not None and closed.rcvd.code == 1013
+            assert await close_code(extra) == 1013
         # ... and the idle ones are closed with 4408 after the init timeout.
         for ws in idle:
-            try:
-                await asyncio.wait_for(ws.recv(), WAIT)
-            except websockets.ConnectionClosed as closed:
-                assert closed.rcvd is not None and closed.rcvd.code == 4408
+            assert await close_code(ws) == 4408
     finally:
         for ws in idle:
             await ws.close()
     # Their slots are free again: a subscriber initialises and subscribes.
     received, code = await exchange(url, [subscribe({"query": "subscription { nope }"})])
-    assert code is None and received[0]["type"] == "error"
+    assert code is None
+    assert received[0]["type"] == "error"
 
 
 async def test_audit_fields_over_a_subscription_need_a_token(serve: ServerFactory) -> None:
