@@ -137,6 +137,8 @@ class ObservabilityMiddleware:
         token = CURRENT_REQUEST.set(record)
         if tracing.enabled():
             tracing.annotate(**{"petstore.request_id": record.request_id})
+            if record.client_request_id is not None:
+                tracing.annotate(**{"petstore.client_request_id": record.client_request_id})
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
