@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -18,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -28,9 +30,14 @@ from strawberry.types.graphql import OperationType
 
 from graphql_petstore import error_codes, graphiql
 from graphql_petstore.api import retryable
-from graphql_petstore.api.context import Context
+from graphql_petstore.api.context import Context, anonymous_read_refused
 from graphql_petstore.api.library_internals import HTTP_OPERATION_TYPES
 from graphql_petstore.api.schema import create_schema, limit_rules, validation_rules
+from graphql_petstore.api.websocket_protocol import (
+    LegacyWSHandler,
+    TransportWSHandler,
+    Uninitialised,
+)
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
 from graphql_petstore.database.cluster_status import ClusterStatus
@@ -103,6 +110,18 @@ def subscription_over_http() -> GraphQLError:
     )
 
 
+def refusal(status: int, reason: str) -> Response:
+    """strawberry's refusal of a request (a 4xx with a reason in plain
+    text), in JSON with a code."""
+    code = error_codes.MALFORMED_REQUEST
+    if reason == "Unable to parse request body as JSON":
+        reason = "the request body is not JSON in UTF-8 (or a number in it has over 4,300 digits)"
+    return JSONResponse(
+        {"data": None, "errors": [{"message": reason, "extensions": {"code": code}}]},
+        status_code=status,
+    )
+
+
 GRAPHIQL_MISSING = (
     "<!doctype html><title>GraphiQL is not installed</title><p>GraphiQL's assets are not in "
     "this installation of graphql-petstore. They are put into the package when it is built "
@@ -112,6 +131,9 @@ GRAPHIQL_MISSING = (
 
 
 class PetstoreGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
         self,
         settings: Settings,
@@ -119,8 +141,15 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         documents: PersistedDocuments,
         **kwargs: Any,
     ) -> None:
-        super().__init__(create_schema(settings, limits=limits, documents=documents), **kwargs)
+        super().__init__(
+            create_schema(settings, limits=limits, documents=documents),
+            connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout),
+            **kwargs,
+        )
         self.settings = settings
+        self.uninitialised = Uninitialised(
+            settings.max_uninitialised_websockets, settings.websocket_init_timeout
+        )
         self._ide_html = graphiql.page(EXAMPLE_QUERY)
 
     def encode_json(self, data: object) -> str:
@@ -134,15 +163,35 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         return response
 
     def decode_json(self, data: str | bytes) -> object:
+        # strawberry answers a JSONDecodeError with 400 (and closes a
+        # WebSocket with 4400); every other way a body is not usable JSON is
+        # made one: nested too deeply for the parser, not UTF-8, a number
+        # too long for int() (sys.get_int_max_str_digits).
         try:
             decoded = json.loads(data)
         except RecursionError:
-            # strawberry answers a JSONDecodeError with 400; a body nested too
-            # deeply for the parser is just as malformed.
             raise json.JSONDecodeError("JSON nested too deeply", "", 0) from None
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("the body is not UTF-8", "", 0) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
         if not isinstance(decoded, dict | list):
-            raise HTTPException(400, "the request body must be a JSON object")
+            raise json.JSONDecodeError("the request body must be a JSON object", "", 0)
         return decoded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # strawberry's, except that a refused request is answered in JSON
+        # with a code, as every other error of this server.
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = refusal(error.status_code, error.reason)
+        await response(scope, receive, send)
 
     async def execute_single(
         self,
@@ -156,6 +205,9 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         # strawberry's own, except that a subscription over plain HTTP is a
         # typed error instead of a query that fails on its root field.
         method = request_adapter.method
+        refused = anonymous_read_refused(self.settings, context.authorization)
+        if refused is not None:
+            return ExecutionResult(data=None, errors=[refused])
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -202,6 +254,19 @@ class PetstoreGraphQL(GraphQL[Context, None]):
         # commit: a token in connection_init has nothing to wait for. It is
         # still checked, so that a client learns of a malformed one.
         params = context.connection_params
+        # A browser cannot set headers on a WebSocket: graphql-ws clients send
+        # the token in connection_init's payload instead.
+        given = (
+            params.get("Authorization", params.get("authorization"))
+            if isinstance(params, dict)
+            else None
+        )
+        if context.authorization is None and isinstance(given, str):
+            context.authorization = given
+            context.__dict__.pop("reads_audit", None)
+        refused = anonymous_read_refused(self.settings, context.authorization)
+        if refused is not None:
+            raise ConnectionRejectionError({"message": refused.message})
         token = params.get(TOKEN_INIT_KEY) if isinstance(params, dict) else None
         if token is not None:
             try:
@@ -338,8 +403,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Middleware(ConsistencyTokenMiddleware),
         Middleware(ObservabilityMiddleware, settings=settings),
         Middleware(RequestDeadlineMiddleware, timeout=settings.request_timeout),
-        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
+        Middleware(
+            BodySizeLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            read_timeout=settings.body_read_timeout,
+        ),
+        Middleware(
+            WebSocketLimitMiddleware,
+            max_connections=settings.max_websockets,
+            max_message_bytes=settings.max_body_bytes,
+        ),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.compiled = endpoint

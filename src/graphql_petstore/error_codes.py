@@ -15,6 +15,11 @@ from dataclasses import dataclass
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+MALFORMED_REQUEST = "MALFORMED_REQUEST"
+UNSUPPORTED_CHARACTER = "UNSUPPORTED_CHARACTER"
+DATE_OUT_OF_RANGE = "DATE_OUT_OF_RANGE"
+JSON_TOO_DEEP = "JSON_TOO_DEEP"
+REQUEST_READ_TIMEOUT = "REQUEST_READ_TIMEOUT"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
@@ -65,6 +70,36 @@ CODES: tuple[Code, ...] = (
         example='`query($id: UUID!) { pet(id: $id) { id } }` with `{"id": "xyz"}`',
     ),
     Code(
+        MALFORMED_REQUEST,
+        "The request is not a usable GraphQL request (HTTP 4xx): its body is not JSON "
+        "in UTF-8, a number in it has more than 4,300 digits, it has no query, or the "
+        "method is not GET or POST.",
+        example="a body with the byte 0xFF in a string",
+    ),
+    Code(
+        UNSUPPORTED_CHARACTER,
+        "A string value (any String argument or input field, a string or key in a JSON "
+        "value) holds a NUL character (U+0000) or a lone surrogate (not UTF-8): "
+        "PostgreSQL can store neither. Nothing ran.",
+        example='`{ pets(filter: {species: "\\u0000"}) { nodes { id } } }`',
+    ),
+    Code(
+        DATE_OUT_OF_RANGE,
+        "A date-time is not an instant of the years 1 to 9999 once converted to UTC "
+        "(`asOf`, `since`, `until`). Nothing ran.",
+        example='`asOf: "0001-01-01T00:00:00+14:00"`',
+    ),
+    Code(
+        JSON_TOO_DEEP,
+        "A JSON value (`metadata`) nests objects and lists more than 64 levels deep.",
+    ),
+    Code(
+        REQUEST_READ_TIMEOUT,
+        "The request's line and headers did not arrive within "
+        "`PETSTORE_HEADER_READ_TIMEOUT` seconds, or its body within "
+        "`PETSTORE_BODY_READ_TIMEOUT` (HTTP 408; the connection is closed).",
+    ),
+    Code(
         QUERY_TOO_DEEP,
         "The operation nests fields deeper than `PETSTORE_MAX_DEPTH`.",
         example="pets → mother → mother → … eleven levels",
@@ -112,7 +147,8 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         UNAUTHENTICATED,
-        "A write without a usable `Authorization: Bearer <token>` header.",
+        "A write without a usable `Authorization: Bearer <token>` header; with "
+        "`PETSTORE_ANONYMOUS_READS=off`, any operation without one.",
     ),
     Code(
         FORBIDDEN,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import uvicorn
 
+from graphql_petstore.api.library_internals import HEADER_TIMEOUT_PROTOCOL
 from graphql_petstore.database.api_login import api_database_url, check_login
 from graphql_petstore.database.location import database_url, libpq_url
 from graphql_petstore.database.migrations import migrate
@@ -79,6 +80,12 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 log_level=settings.log_level,
                 access_log=False,
                 timeout_graceful_shutdown=5,
+                # A WebSocket message obeys the limit of an HTTP body (1009
+                # beyond it; middleware.WebSocketLimitMiddleware says the same).
+                ws_max_size=settings.max_body_bytes,
+                # uvicorn's own protocol, with a timeout for the request line
+                # and headers (slowloris; see library_internals).
+                http=HEADER_TIMEOUT_PROTOCOL,
             )
     return 0
 

@@ -33,6 +33,10 @@ DEFAULT_SUBSCRIPTIONS = "listen"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
 DEFAULT_MAX_WEBSOCKETS = 2_000
+DEFAULT_MAX_UNINITIALISED_WEBSOCKETS = 100
+DEFAULT_WEBSOCKET_INIT_TIMEOUT = 5.0
+DEFAULT_BODY_READ_TIMEOUT = 15.0
+DEFAULT_HEADER_READ_TIMEOUT = 10.0
 DEFAULT_METRICS = True
 DEFAULT_LOG_FORMAT = "auto"
 DEFAULT_LOG_LEVEL = "info"
@@ -81,6 +85,18 @@ class Settings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
+    # Of those, how many may be waiting for their connection_init, and for
+    # how many seconds each may wait (api/websocket_protocol.py).
+    max_uninitialised_websockets: int = DEFAULT_MAX_UNINITIALISED_WEBSOCKETS
+    websocket_init_timeout: float = DEFAULT_WEBSOCKET_INIT_TIMEOUT
+    # Seconds a request's body, and a connection's request line and headers,
+    # may take to arrive (middleware.BodySizeLimitMiddleware, server.py).
+    body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
+    header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT
+    # off: every operation needs a token (UNAUTHENTICATED without one);
+    # on: reads are open, but the audit fields of events (actor, requestId,
+    # metadata) are null for a caller without a token.
+    anonymous_reads: bool = True
     # /metrics: served unless turned off; with a token, only to a client that
     # presents it as `Authorization: Bearer <token>`.
     metrics: bool = DEFAULT_METRICS
@@ -153,6 +169,21 @@ class Settings:
                 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             ),
             max_websockets=_positive_int(env, "PETSTORE_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS),
+            max_uninitialised_websockets=_positive_int(
+                env,
+                "PETSTORE_MAX_UNINITIALISED_WEBSOCKETS",
+                DEFAULT_MAX_UNINITIALISED_WEBSOCKETS,
+            ),
+            websocket_init_timeout=_positive_float(
+                env, "PETSTORE_WEBSOCKET_INIT_TIMEOUT", DEFAULT_WEBSOCKET_INIT_TIMEOUT
+            ),
+            body_read_timeout=_positive_float(
+                env, "PETSTORE_BODY_READ_TIMEOUT", DEFAULT_BODY_READ_TIMEOUT
+            ),
+            header_read_timeout=_positive_float(
+                env, "PETSTORE_HEADER_READ_TIMEOUT", DEFAULT_HEADER_READ_TIMEOUT
+            ),
+            anonymous_reads=_switch(env, "PETSTORE_ANONYMOUS_READS", True),
             metrics=_switch(env, "PETSTORE_METRICS", DEFAULT_METRICS),
             metrics_token=env.get("PETSTORE_METRICS_TOKEN", "").strip() or None,
             log_format=_choice(env, "PETSTORE_LOG_FORMAT", LOG_FORMATS, DEFAULT_LOG_FORMAT),

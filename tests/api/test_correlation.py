@@ -27,7 +27,7 @@ async def test_correlation_and_causation_ids_are_stored_and_exposed(
     correlation, causation = uuid.uuid4(), uuid.uuid4()
     arrived = await store.arrive(correlationId=str(correlation), causationId=str(causation))
 
-    result = await gql.query(EVENT, {"id": arrived["event"]["id"]})
+    result = await gql.write(EVENT, {"id": arrived["event"]["id"]})
 
     assert "errors" not in result, result
     event = result["data"]["event"]
@@ -41,7 +41,7 @@ async def test_correlation_and_causation_ids_are_stored_and_exposed(
 
 async def test_without_them_the_fields_are_null(store: Store, gql: GraphQLClient) -> None:
     arrived = await store.arrive()
-    event = (await gql.query(EVENT, {"id": arrived["event"]["id"]}))["data"]["event"]
+    event = (await gql.write(EVENT, {"id": arrived["event"]["id"]}))["data"]["event"]
     assert (event["correlationId"], event["causationId"]) == (None, None)
     assert "correlationId" not in event["metadata"]
 

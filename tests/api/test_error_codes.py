@@ -169,6 +169,27 @@ async def _slow_read(s: Situation, **settings: Any) -> httpx.Response:
             return await http.post("/graphql", json={"query": PETS})
 
 
+async def _malformed(s: Situation) -> httpx.Response:
+    async with s.client() as http:
+        return await http.post(
+            "/graphql",
+            content=b'{"query": "{ __typename }", "x": "\xff"}',
+            headers={"Content-Type": "application/json"},
+        )
+
+
+async def _body_too_slow(s: Situation) -> httpx.Response:
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"query": '
+        await asyncio.sleep(5)
+        yield b'"{ __typename }"}'
+
+    async with s.client(body_read_timeout=0.2) as http:
+        return await http.post(
+            "/graphql", content=trickle(), headers={"Content-Type": "application/json"}
+        )
+
+
 Trigger = Callable[..., Awaitable[httpx.Response]]
 TRIGGERS: dict[str, Trigger] = {
     error_codes.GRAPHQL_PARSE_FAILED: lambda s: s.post({"query": "{ pets {"}),
@@ -176,6 +197,24 @@ TRIGGERS: dict[str, Trigger] = {
     error_codes.BAD_USER_INPUT: lambda s: s.post(
         {"query": "query($id: UUID!) { pet(id: $id) { id } }", "variables": {"id": "xyz"}}
     ),
+    error_codes.MALFORMED_REQUEST: _malformed,
+    error_codes.UNSUPPORTED_CHARACTER: lambda s: s.post(
+        {"query": '{ pets(filter: {species: "\\u0000"}) { nodes { id } } }'}
+    ),
+    error_codes.DATE_OUT_OF_RANGE: lambda s: s.post(
+        {
+            "query": "query($t: DateTime) { events(filter: {until: $t}) { nodes { id } } }",
+            "variables": {"t": "0001-01-01T00:00:00+14:00"},
+        }
+    ),
+    error_codes.JSON_TOO_DEEP: lambda s: s.post(
+        {
+            "query": "mutation($m: JSON) { recordPetArrival(input: "
+            '{name: "a", species: "b", price: "1", metadata: $m}) { pet { id } } }',
+            "variables": {"m": json.loads("[" * 900 + "]" * 900)},
+        }
+    ),
+    error_codes.REQUEST_READ_TIMEOUT: _body_too_slow,
     error_codes.QUERY_TOO_DEEP: lambda s: s.post({"query": _deep(12)}),
     error_codes.TOO_MANY_ALIASES: lambda s: s.post(
         {"query": "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"}

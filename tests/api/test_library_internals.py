@@ -4,9 +4,13 @@ breaks an assumption."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import socket
+from typing import Any
 
 import pytest
+import uvicorn
 from graphql import (
     GraphQLError,
     GraphQLScalarType,
@@ -20,7 +24,7 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from graphql_petstore.api.library_internals import is_token_limit
+from graphql_petstore.api.library_internals import is_token_limit, with_header_timeout
 from graphql_petstore.api.schema import create_schema
 from graphql_petstore.app import PetstoreGraphQL
 from graphql_petstore.settings import Settings
@@ -58,3 +62,51 @@ def test_strawberry_http_view_still_decides_operation_types_in_execute_single() 
     assert InvalidOperationTypeError(OperationType.SUBSCRIPTION).operation_type is (
         OperationType.SUBSCRIPTION
     )
+
+
+# --- uvicorn: the request line and headers must arrive in time -----------------
+
+
+async def _serve_with_header_timeout(seconds: float) -> tuple[Any, int, Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, http=with_header_timeout(seconds), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+        await asyncio.sleep(0.01)
+    return server, port, task
+
+
+async def test_uvicorn_protocols_still_take_a_header_timeout() -> None:
+    """Slow headers are closed with 408 (uvicorn has no such timeout of its
+    own); a request whose headers come in time, before or after, is served."""
+    server, port, task = await _serve_with_header_timeout(0.5)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"ok"), 10)).startswith(b"HTTP/1.1 200")
+        # The next request on the same connection trickles: cut off.
+        writer.write(b"GET / HTTP/1.1\r\nHo")
+        answer = await asyncio.wait_for(reader.read(), 10)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b"REQUEST_READ_TIMEOUT" in answer
+        writer.close()
+        # A connection that says nothing at all is cut off too.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 408")
+        writer.close()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -1,5 +1,6 @@
 """Every response carries X-Request-ID: the client's when it sent a sane one,
-else a generated one; a mutation stores it in the event's metadata."""
+else the server's own; a mutation stores the server's own in the event's
+metadata (Petstore-Request-ID), never the client's."""
 
 from __future__ import annotations
 
@@ -30,10 +31,14 @@ def stored_request_id(response: httpx.Response) -> str:
     return request_id
 
 
-async def test_the_clients_request_id_is_echoed_and_stored(client: httpx.AsyncClient) -> None:
+async def test_the_clients_request_id_is_echoed_but_the_audit_id_is_the_servers(
+    client: httpx.AsyncClient,
+) -> None:
     response = await arrive(client, {"X-Request-ID": "checkout-42.a:b_c"})
     assert response.headers["x-request-id"] == "checkout-42.a:b_c"
-    assert stored_request_id(response) == "checkout-42.a:b_c"
+    server_id = response.headers["petstore-request-id"]
+    assert GENERATED.match(server_id)
+    assert stored_request_id(response) == server_id
 
 
 async def test_without_a_request_id_one_is_generated_returned_and_stored(

@@ -68,6 +68,7 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
         headers={"Authorization": f"Bearer {API_TOKEN}", "X-Request-ID": REQUEST_ID},
     )
     payload = response.json()["data"]["recordPetArrival"]
+    server_request_id = response.headers["petstore-request-id"]
     for probe in ("/healthz", "/readyz", "/metrics"):
         assert (await server.http.get(probe)).status_code == 200
     await server.close()  # the spans are flushed at exit
@@ -79,14 +80,16 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
     attributes = operation["attributes"]
     assert attributes["petstore.event_id"] == payload["event"]["id"]
     assert attributes["petstore.pet_id"] == payload["pet"]["id"]
-    assert attributes["petstore.request_id"] == REQUEST_ID
+    # The server's own id (the audit id); the request's span has the client's beside it.
+    assert attributes["petstore.request_id"] == server_request_id
     assert attributes["graphql.operation.type"] == "mutation"
     assert attributes["graphql.operation.name"] == "Arrive"
     assert operation["resource"]["attributes"]["service.name"] == "petstore-under-test"
 
     [request] = [span for span in spans if span["context"]["span_id"] == operation["parent_id"]]
     assert request["kind"] == "SpanKind.SERVER"
-    assert request["attributes"]["petstore.request_id"] == REQUEST_ID
+    assert request["attributes"]["petstore.request_id"] == server_request_id
+    assert request["attributes"]["petstore.client_request_id"] == REQUEST_ID
     assert request["parent_id"] is None
 
     statements = [
@@ -101,8 +104,10 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
     [access] = [
         line
         for line in map(json.loads, (li for li in text.splitlines() if li.startswith('{"')))
-        if line.get("logger") == "graphql_petstore.access" and line["request_id"] == REQUEST_ID
+        if line.get("logger") == "graphql_petstore.access"
+        and line["request_id"] == server_request_id
     ]
+    assert access["client_request_id"] == REQUEST_ID
     assert "0x" + access["trace_id"] == trace_id
 
 

@@ -8,7 +8,7 @@ import asyncio
 
 import asyncpg
 
-from tests.subscriptions.support import Server, connect, go_live, ids, sql_arrive
+from tests.subscriptions.support import API_TOKEN, Server, connect, go_live, ids, sql_arrive
 
 PETS = 4_000
 BATCH = 1_000
@@ -37,7 +37,13 @@ async def test_a_subscriber_that_pauses_gets_every_event_in_order_exactly_once(
     async def sentinel() -> None:
         sentinels.add(await sql_arrive(conn, "Sentinel"))
 
-    async with connect(server, receive_buffer=262_144, keepalive=False) as ws:
+    # metadata is an audit field: the subscriber presents a token.
+    async with connect(
+        server,
+        receive_buffer=262_144,
+        keepalive=False,
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    ) as ws:
         stream = await ws.subscribe("events", SLOW_EVENTS)
         await go_live([stream], sentinel)
         before = len(stream.received)

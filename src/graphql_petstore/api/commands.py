@@ -53,6 +53,7 @@ def _price_checks(checks: InputErrors, given: Mapping[str, Any]) -> None:
 
 
 def _loss_checks(checks: InputErrors, given: Mapping[str, Any]) -> None:
+    checks.event_date("lostDate", given["lost_date"])
     checks.text(
         "lastSeenLocation",
         given["last_seen_location"],
@@ -62,6 +63,7 @@ def _loss_checks(checks: InputErrors, given: Mapping[str, Any]) -> None:
 
 
 def _find_checks(checks: InputErrors, given: Mapping[str, Any]) -> None:
+    checks.event_date("foundDate", given["found_date"])
     checks.text(
         "foundLocation", given["found_location"], max_length=MAX_LOCATION_LENGTH, required=False
     )

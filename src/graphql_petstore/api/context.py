@@ -61,6 +61,35 @@ class Context:
     def writer(self) -> str:
         return writer(self.settings, self.authorization)
 
+    @cached_property
+    def reads_audit(self) -> bool:
+        """Whether the caller presented a valid token: only then are an
+        event's actor, requestId and metadata shown (null otherwise)."""
+        return reader(self.settings, self.authorization) is not None
+
+
+def reader(settings: Settings, header: str | None) -> str | None:
+    """The name of the valid API token in the Authorization header, or None
+    (no header, not a bearer token, not a token of PETSTORE_API_TOKENS)."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token_name(settings, token.strip())
+
+
+def anonymous_read_refused(settings: Settings, header: str | None) -> GraphQLError | None:
+    """With PETSTORE_ANONYMOUS_READS=off, the error for a caller without a
+    valid token; None when the caller may go on."""
+    if settings.anonymous_reads or reader(settings, header) is not None:
+        return None
+    return GraphQLError(
+        "this server serves only callers with a token (PETSTORE_ANONYMOUS_READS=off): "
+        "send Authorization: Bearer <token>",
+        extensions={"code": "UNAUTHENTICATED"},
+    )
+
 
 def page_size(first: int | None, settings: Settings) -> int:
     """`first` checked against the limits (default DEFAULT_PAGE_SIZE)."""

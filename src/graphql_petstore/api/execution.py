@@ -28,9 +28,8 @@ one query text the same nodes); the others are planned per request.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
 from graphql import (
     BREAK,
@@ -55,32 +54,20 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from graphql_petstore.api.document_cache import BYTES_PER_DOCUMENT_CHARACTER
+from graphql_petstore.caches import BoundedCache
+
 # Directives that are spent when fields are collected; any other (@defer,
 # @stream, custom ones) leaves the field to graphql-core.
 _COLLECTION_DIRECTIVES = frozenset({"skip", "include"})
-# Plans kept across requests, and operations whose fields depend on variables.
+# Plans kept across requests, and operations whose fields depend on variables;
+# bounded in bytes too: both hold nodes of the document, and a node holds the
+# whole document (its location's source). Each entry is charged its
+# document's size, as the other document caches are (api/document_cache.py).
 SHARED_PLANS = 4096
 KNOWN_OPERATIONS = 1024
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._entries[key] = value
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+SHARED_PLAN_BYTES = 32 * 1024 * 1024
+KNOWN_OPERATION_BYTES = 32 * 1024 * 1024
 
 
 class _Unusual(Exception):
@@ -153,10 +140,14 @@ class _Plan(NamedTuple):
 
 # Keys hold the ids of field nodes; the plans hold the nodes, so that an id is
 # not reused while its plan is kept.
-_shared_plans: _Lru[tuple[GraphQLObjectType, tuple[int, ...]], _Plan] = _Lru(SHARED_PLANS)
+_shared_plans: BoundedCache[tuple[GraphQLObjectType, tuple[int, ...]], _Plan] = BoundedCache(
+    SHARED_PLANS, SHARED_PLAN_BYTES
+)
 # id(operation) -> (the operation, kept so its id is not reused; whether
 # @skip or @include take a variable in it or in a fragment).
-_operations: _Lru[int, tuple[OperationDefinitionNode, bool]] = _Lru(KNOWN_OPERATIONS)
+_operations: BoundedCache[int, tuple[OperationDefinitionNode, bool]] = BoundedCache(
+    KNOWN_OPERATIONS, KNOWN_OPERATION_BYTES
+)
 
 
 class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -176,8 +167,12 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
             return known[1]
         nodes: list[Node] = [self.operation, *self.fragment_definitions.values()]
         takes = any(_takes_variables(node) for node in nodes)
-        _operations.put(id(self.operation), (self.operation, takes))
+        _operations.put(id(self.operation), (self.operation, takes), self._document_bytes())
         return takes
+
+    def _document_bytes(self) -> int:
+        loc = self.operation.loc
+        return 0 if loc is None else len(loc.source.body) * BYTES_PER_DOCUMENT_CHARACTER
 
     def build_per_event_executor(self, payload: Any) -> PetstoreExecutor:
         executor = super().build_per_event_executor(payload)
@@ -251,7 +246,7 @@ class PetstoreExecutor(StrawberryGraphQLCoreExecutionContext):
                 plain.append(field)
         plan = _Plan(plain, others or None, list(grouped_field_set), grouped_field_set)
         if shared_key is not None:
-            _shared_plans.put(shared_key, plan)
+            _shared_plans.put(shared_key, plan, self._document_bytes())
         self._plans[key] = plan
         return plan
 

@@ -9,6 +9,22 @@ upgrade changes any of it.
   written in the document does not parse, and graphql-core's
   ValuesOfCorrectTypeRule reports it as it is: without `locations`. Each
   scalar's parse_literal is wrapped to add the node.
+- graphql-core coerces every input value through its scalar's
+  `coerce_input_value` / `coerce_input_literal` (and the deprecated
+  `parse_value` / `parse_literal` that strawberry's scalars define), and
+  passes a GraphQLError raised there on, with its extensions, as the
+  original error of the variable's or literal's error. The checks of
+  api/input_guards.py are put around those functions: on graphql-core's own
+  String, which every schema of the process shares (no String may hold what
+  PostgreSQL cannot store, in any schema here), and on this schema's
+  DateTime and JSON.
+- uvicorn has no timeout for a request's line and headers (a client that
+  sends them a byte at a time holds its socket for ever). Its HTTP protocol
+  classes (httptools' and h11's) are asyncio protocols that set
+  `self.cycle` when a request's headers are complete, and take a protocol
+  class of ours (Config(http=…)): `with_header_timeout` subclasses the one
+  uvicorn would pick and closes, with 408, a connection whose request line
+  and headers take longer than the timeout.
 - strawberry's HTTP view runs a subscription sent over plain HTTP as if it
   were a query (and fails on the non-null root field); `execute_single` is
   where it decides which operation types an HTTP request may run.
@@ -16,6 +32,7 @@ upgrade changes any of it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -23,6 +40,7 @@ from graphql import (
     GraphQLError,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     GraphQLSyntaxError,
     ValueNode,
     is_specified_scalar_type,
@@ -65,6 +83,124 @@ def _located(parse_literal: Any) -> Any:
     parse._petstore_located = True  # type: ignore[attr-defined]
     parse._petstore_original = parse_literal  # type: ignore[attr-defined]
     return parse
+
+
+_GUARDED_COERCERS = ("coerce_input_value", "coerce_input_literal", "parse_value", "parse_literal")
+
+
+def guard_scalars(schema: GraphQLSchema) -> None:
+    """Every String, DateTime and JSON input value passes its check of
+    api/input_guards.py (see the top of this module)."""
+    from graphql_petstore.api.input_guards import check_instant, check_json, check_string
+
+    _guard(GraphQLString, check_string)
+    for name, check in (("DateTime", check_instant), ("JSON", check_json)):
+        named = schema.type_map.get(name)
+        if isinstance(named, GraphQLScalarType):
+            _guard(named, check)
+
+
+def _guard(scalar: GraphQLScalarType, check: Any) -> None:
+    for attribute in _GUARDED_COERCERS:
+        coerce = getattr(scalar, attribute, None)
+        if coerce is None or getattr(coerce, "_petstore_guarded", False):
+            continue
+
+        def guarded(*args: Any, _coerce: Any = coerce) -> Any:
+            return check(_coerce(*args))
+
+        guarded._petstore_guarded = True  # type: ignore[attr-defined]
+        setattr(scalar, attribute, guarded)
+
+
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+)
+
+
+def with_header_timeout(seconds: float, base: type[asyncio.Protocol] | None = None) -> type[Any]:
+    """uvicorn's HTTP protocol (`base`, else the one it picks by default),
+    closing with 408 a connection whose request line and headers have not
+    all arrived `seconds` after the connection opened or the request's first
+    byte came. Idle keep-alive connections are uvicorn's (timeout_keep_alive)."""
+    if base is None:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+        base = AutoHTTPProtocol
+    from graphql_petstore.error_codes import REQUEST_READ_TIMEOUT
+
+    body = (
+        b'{"errors":[{"message":"the request line and headers did not arrive within '
+        + f"{seconds:g}".encode()
+        + b' s","extensions":{"code":"'
+        + REQUEST_READ_TIMEOUT.encode()
+        + b'"}}]}'
+    )
+    response = _REQUEST_TIMEOUT % (len(body), body)
+
+    class HeaderTimeout(base):  # type: ignore[valid-type,misc]
+        _header_timer: asyncio.TimerHandle | None = None
+        _waiting_since: Any = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and self._between_requests():
+                self._arm()
+            super().data_received(data)
+            if self._header_timer is not None and self.cycle is not self._waiting_since:
+                self._disarm()  # the headers are in: uvicorn made the request's cycle
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _between_requests(self) -> bool:
+            cycle = self.cycle
+            return cycle is None or bool(cycle.response_complete)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._waiting_since = self.cycle
+            self._header_timer = asyncio.get_running_loop().call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            transport = self.transport
+            # Upgraded to a WebSocket meanwhile: the socket is not ours any more.
+            if transport.is_closing() or transport.get_protocol() is not self:
+                return
+            if self.cycle is not self._waiting_since:
+                return
+            transport.write(response)
+            transport.close()
+
+    HeaderTimeout.__name__ = f"HeaderTimeout{base.__name__}"
+    return HeaderTimeout
+
+
+# What `serve` gives uvicorn as its HTTP protocol, by name: uvicorn imports
+# it in each worker process (a class made at run time would not survive the
+# trip to a worker), with PETSTORE_HEADER_READ_TIMEOUT from the environment.
+HEADER_TIMEOUT_PROTOCOL = f"{__name__}:HeaderTimeoutHTTPProtocol"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HeaderTimeoutHTTPProtocol":
+        from graphql_petstore.settings import Settings
+
+        made = with_header_timeout(Settings.from_env().header_read_timeout)
+        globals()[name] = made
+        return made
+    raise AttributeError(name)
 
 
 HTTP_OPERATION_TYPES = {

@@ -13,10 +13,11 @@ the ones raised on purpose with a code, and for everything else only
     anything else                     INTERNAL_SERVER_ERROR, masked
 
 Errors reach a response by two ways in strawberry: those of execution pass
-the MaskErrors extension; those raised before it (parse errors, which
-ParserCache raises from its own hook, and anything else that escapes
-parsing and validation) only pass Schema.process_errors, where
-`code_request_errors` gives them theirs.
+the MaskErrors extension; those raised before it (parse errors, and anything
+else that escapes parsing and validation) only pass Schema.process_errors,
+where `code_request_errors` gives them theirs. A scalar's check
+(api/input_guards.py) raises its error with a code, which graphql-core wraps
+in its own error about the variable or literal: the code is taken from there.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ INTERNAL_ERROR = "internal error"
 
 def _code(error: GraphQLError) -> str | None:
     code = (error.extensions or {}).get("code")
+    if code is None and isinstance(error.original_error, GraphQLError):
+        # A scalar's check (api/input_guards.py) raised it with a code, and
+        # graphql-core wrapped it in its error about the variable or literal.
+        code = _code(error.original_error)
+        if isinstance(code, str):
+            _with_code(error, code)
     return code if isinstance(code, str) else None
 
 

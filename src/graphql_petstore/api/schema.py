@@ -11,8 +11,6 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
 )
 
 # strawberry adds these two to every validation (strawberry.schema.schema).
@@ -22,9 +20,10 @@ from strawberry.types import ExecutionContext
 
 from graphql_petstore.api.cost import CostModels, QueryCostLimit
 from graphql_petstore.api.descriptions import describe
+from graphql_petstore.api.document_cache import DocumentCache, Documents
 from graphql_petstore.api.document_limits import alias_rule, depth_rule
 from graphql_petstore.api.execution import PetstoreExecutor
-from graphql_petstore.api.library_internals import locate_scalar_errors
+from graphql_petstore.api.library_internals import guard_scalars, locate_scalar_errors
 from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
@@ -35,8 +34,6 @@ from graphql_petstore.observability.operations import ObserveOperations
 from graphql_petstore.persisted import PersistedDocuments, trusted_documents_rule
 from graphql_petstore.settings import Settings
 
-# Distinct documents remembered, parsed and validated, per process.
-DOCUMENT_CACHE_SIZE = 512
 MAX_ALIASES = 30
 
 
@@ -79,6 +76,7 @@ def create_schema(
     if documents is not None and documents.trusted_only:
         limit_rules_ = [*limit_rules_, trusted_documents_rule(documents)]
     costs = CostModels(settings)
+    documents_seen = Documents()
     schema = PetstoreSchema(
         query=Query,
         mutation=Mutation,
@@ -86,21 +84,22 @@ def create_schema(
         types=ALL_EVENT_TYPES,
         execution_context_class=executor,
         # Factories: extensions hold per-request state, so each request gets
-        # its own; the parser and validation caches live at module level and
-        # are shared by every request. The validation cache is keyed by the
-        # rule classes too, and the limiters make a new class each time they
-        # are built: build them once, here, and hand every request those.
+        # its own; the parsed and validated documents (bounded in bytes,
+        # api/document_cache.py) are shared by every request of the schema.
+        # The limiters make a new class each time they are built: build them
+        # once, here, and hand every request those.
         extensions=[
             ObserveOperations,
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: DocumentCache(documents_seen),
             lambda: AddValidationRules(limit_rules_),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: QueryCostLimit(models=costs, limit=settings.max_query_cost),
             MaskUnexpectedErrors,
             ReadRouting,
         ],
     )
+    schema.documents_seen = documents_seen  # type: ignore[attr-defined]
+    guard_scalars(schema._schema)
     locate_scalar_errors(schema._schema)
     describe(schema._schema)
     return schema

@@ -176,10 +176,7 @@ class PetEvent:
     created_at: datetime = strawberry.field(
         description="When it was recorded; a pet's events are in time order."
     )
-    metadata: JSON = strawberry.field(
-        description="The JSON object stored with the event: the client's own, with the "
-        "server's actor and requestId."
-    )
+    stored_metadata: strawberry.Private[Any]
     pet_version: int = strawberry.field(description="The pet's version right after this event.")
     position: strawberry.Private[StreamPosition]
 
@@ -198,26 +195,43 @@ class PetEvent:
     def cursor(self) -> str:
         return cursors.stream_cursor(self.position)
 
-    @strawberry.field(description="The name of the API token that recorded it (metadata.actor).")
-    def actor(self) -> str | None:
-        return _text(self.metadata, "actor")
+    @strawberry.field(
+        description="The JSON object stored with the event: the client's own, with the "
+        "server's actor and requestId. Null for a caller without a token (audit field)."
+    )
+    def metadata(self, info: Info) -> JSON | None:
+        return self.stored_metadata if _reads_audit(info) else None
 
-    @strawberry.field(description="The request that recorded it (metadata.requestId).")
-    def request_id(self) -> str | None:
-        return _text(self.metadata, "requestId")
+    @strawberry.field(
+        description="The name of the API token that recorded it (metadata.actor). "
+        "Null for a caller without a token (audit field)."
+    )
+    def actor(self, info: Info) -> str | None:
+        return _text(self.stored_metadata, "actor") if _reads_audit(info) else None
+
+    @strawberry.field(
+        description="The request that recorded it (metadata.requestId): the server's id "
+        "of that request. Null for a caller without a token (audit field)."
+    )
+    def request_id(self, info: Info) -> str | None:
+        return _text(self.stored_metadata, "requestId") if _reads_audit(info) else None
 
     @strawberry.field(description="The metadata's correlationId, as given with the command.")
     def correlation_id(self) -> uuid.UUID | None:
-        return _uuid(self.metadata, "correlationId")
+        return _uuid(self.stored_metadata, "correlationId")
 
     @strawberry.field(description="The metadata's causationId, as given with the command.")
     def causation_id(self) -> uuid.UUID | None:
-        return _uuid(self.metadata, "causationId")
+        return _uuid(self.stored_metadata, "causationId")
 
     @strawberry.field(description="The pet as it is now.")
     async def pet(self, info: Info) -> Pet | None:
         context: Context = info.context
         return await load(context.loaders.pet, self.pet_id)
+
+
+def _reads_audit(info: Info) -> bool:
+    return bool(getattr(info.context, "reads_audit", False))
 
 
 def _text(metadata: Any, key: str) -> str | None:
@@ -296,7 +310,7 @@ def event_from_row(row: Row) -> PetEvent:
         pet_id=row["pet_id"],
         created_at=row["created_at"],
         # A composite column (an append's result) arrives as jsonb's text.
-        metadata=stored_json(metadata) if isinstance(metadata, str) else metadata,
+        stored_metadata=stored_json(metadata) if isinstance(metadata, str) else metadata,
         pet_version=row["pet_version"],
         position=StreamPosition(int(row["tx_id"]), row["seq"]),
         **payload,

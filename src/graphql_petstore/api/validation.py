@@ -7,6 +7,7 @@ wrong before a round trip, in the words of the GraphQL input fields.
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,9 @@ MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 MAX_NAME_LENGTH = 100
 MAX_SPECIES_LENGTH = 50
 MAX_LOCATION_LENGTH = 1_000
+# The dates of events (lostDate, foundDate) lie between these and tomorrow in
+# UTC, as sql/0040_event_date_range.sql has the database check.
+EARLIEST_EVENT_DATE = date(1900, 1, 1)
 # What the database trims from names and species (sql/0006_event_triggers.sql).
 TRIMMED = " \t\n\r\f\v"
 
@@ -50,6 +54,17 @@ class InputErrors:
             self.add(field, f"{field} must not be empty")
         elif len(value.strip(TRIMMED)) > max_length:
             self.add(field, f"{field} must be at most {max_length} characters")
+
+    def event_date(self, field: str, value: date | None) -> None:
+        if value is None:
+            return
+        latest = datetime.now(UTC).date() + timedelta(days=1)
+        if not EARLIEST_EVENT_DATE <= value <= latest:
+            self.add(
+                field,
+                f"{field} must lie between {EARLIEST_EVENT_DATE.isoformat()} and tomorrow "
+                f"({latest.isoformat()}, UTC), not {value.isoformat()}",
+            )
 
     def metadata(self, value: Any, max_bytes: int) -> None:
         if value is None:

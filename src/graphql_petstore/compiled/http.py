@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.api import retryable
 from graphql_petstore.api.commands import build_command
-from graphql_petstore.api.context import writer
+from graphql_petstore.api.context import anonymous_read_refused, reader, writer
 from graphql_petstore.api.mutations import append_failure
 from graphql_petstore.api.read_routing import route_for
 from graphql_petstore.compiled.arguments import Bindings
@@ -138,6 +138,9 @@ class CompiledGraphQL:
             and (variables is None or isinstance(variables, dict))
         ):
             return None
+        authorization = _header(dict(scope["headers"]), b"authorization")
+        if anonymous_read_refused(self.settings, authorization) is not None:
+            return None  # strawberry refuses it (UNAUTHENTICATED)
         plan = self.plans.plan(document, name)
         if plan is None or (queries_only and plan.kind is not OperationType.QUERY):
             return None
@@ -152,7 +155,8 @@ class CompiledGraphQL:
         if compiled is None:
             return None
         router: Router = scope["app"].state.router
-        bindings = Bindings(coerced.coerced)
+        # Audit fields are a parameter of the statement, not a variant of it.
+        bindings = Bindings(coerced.coerced, audit=reader(self.settings, authorization) is not None)
         operation_name = plan.operation.name.value if plan.operation.name else None
         with answering(plan.kind.value, operation_name, document) as answer:
             response: bytes | None

@@ -124,6 +124,7 @@ class Compiler:
         # it was before the event, so they are left to strawberry.
         self.writing = writing
         self._aliases = itertools.count(1)
+        self._audit: str | None = None
 
     def alias(self, prefix: str) -> str:
         return f"{prefix}{next(self._aliases)}"
@@ -144,6 +145,13 @@ class Compiler:
 
     def param(self, value: Value[Any], sql_type: str) -> str:
         return self.params.add(value.get, sql_type)
+
+    def audit(self, rendered: str) -> str:
+        """An audit field: null unless the request's caller has a token (one
+        parameter per statement, so both kinds of caller share it)."""
+        if self._audit is None:
+            self._audit = self.params.add(lambda bindings: bindings.audit, "boolean")
+        return f"(case when {self._audit} then {rendered} else 'null' end)"
 
     def field_definition(self, type_name: str, nodes: list[FieldNode]) -> GraphQLField:
         field: GraphQLField | None = self.object_type(type_name).fields.get(nodes[0].name.value)
@@ -234,9 +242,9 @@ class Compiler:
             position = f"{row}.tx_id::text || '.' || {row}.seq::text"
             return sql.render_cursor("stream")(position)
         if name == "metadata":
-            return self.column(definition, Column("metadata", sql.render_json), row)
+            return self.audit(self.column(definition, Column("metadata", sql.render_json), row))
         if name in ("actor", "requestId"):
-            return _metadata_text(row, name)
+            return self.audit(_metadata_text(row, name))
         if name in ("correlationId", "causationId"):
             return _metadata_uuid(row, name)
         if name == "pet":

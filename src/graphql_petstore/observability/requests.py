@@ -74,6 +74,7 @@ class RequestRecord:
     actor: str | None = None
     status: int | None = None
     messages: int | None = None  # results sent, for a subscription
+    client_request_id: str | None = None  # the client's X-Request-ID, when sane
 
     def note_operation(
         self, operation_type: str, operation_name: str | None, document: str | None = None
@@ -129,12 +130,15 @@ class ObservabilityMiddleware:
             method=scope["method"],
             path=scope["path"],
         )
+        record.client_request_id = scope.get("state", {}).get("client_request_id")
         for name, value in scope["headers"]:
             if name == b"authorization":
                 record.authorization = value.decode("latin-1")
         token = CURRENT_REQUEST.set(record)
         if tracing.enabled():
             tracing.annotate(**{"petstore.request_id": record.request_id})
+            if record.client_request_id is not None:
+                tracing.annotate(**{"petstore.client_request_id": record.client_request_id})
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -220,6 +224,8 @@ def log_access(record: RequestRecord, seconds: float) -> None:
         "duration_ms": round(seconds * 1000, 3),
         "actor": record.actor,
     }
+    if record.client_request_id is not None:
+        fields["client_request_id"] = record.client_request_id
     if record.messages is not None:
         fields["messages"] = record.messages
     if record.outcome == GRAPHQL_ERROR or record.outcome == INTERNAL_ERROR:
