@@ -4,8 +4,10 @@ must have, and a small history for fuzzed arguments to name."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,9 +89,9 @@ class FuzzTarget:
     server: Server
     database_url: str
     history: History = field(default_factory=History)
+    cache: dict[Any, Any] = field(default_factory=dict)
     _log_mark: int = 0
     _schema: GraphQLSchema | None = None
-    cache: dict[Any, Any] = field(default_factory=dict)
 
     async def schema(self) -> GraphQLSchema:
         """The live schema, as the running server tells it by introspection."""
@@ -110,7 +112,10 @@ class FuzzTarget:
         token: bool = False,
         content_type: str = "application/json",
     ) -> httpx.Response:
+        # A connection of its own: an exception after the answer (which
+        # resets the connection) then shows on this request, not the next.
         headers = {"Content-Type": content_type, "Accept": "application/json"}
+        headers["Connection"] = "close"
         if token:
             headers["Authorization"] = f"Bearer {API_TOKEN}"
         self.mark_log()
@@ -124,25 +129,76 @@ class FuzzTarget:
             payload["variables"] = variables
         return await self.post(json_body(payload), token=token)
 
-    def fault(self, response: httpx.Response) -> str | None:
-        """Why this answer breaks the property (no 5xx, no internal error),
-        with the server's last traceback; None when it holds."""
+    async def probe(
+        self, body: bytes, *, token: bool = True, content_type: str = "application/json"
+    ) -> str | None:
+        """Sends `body`; why the exchange breaks the property, or None."""
+        try:
+            response = await self.post(body, token=token, content_type=content_type)
+        except httpx.TransportError as exc:
+            await asyncio.sleep(0.05)
+            return f"no answer ({type(exc).__name__}: {exc}){self.new_exception()}"
+        return await self.fault(response)
+
+    async def fault(self, response: httpx.Response) -> str | None:
+        """Why this answer breaks the property (a 5xx, an internal error, or
+        an exception that escaped the app after it answered), with the
+        server's exception; None when it holds."""
+        log = await self._settled_log(response.headers.get("x-request-id"))
         problem = server_fault(response)
+        if problem is None and ESCAPED in log:
+            problem = f"HTTP {response.status_code}, then an exception escaped the app"
         if problem is None:
             return None
         return f"{problem}{self.new_exception()}"
 
     def mark_log(self) -> None:
-        """From here on, new_exception() looks at the server's log."""
+        """From here on, new_log() and new_exception() read the server's log."""
         self._log_mark = self.server.log_path.stat().st_size
 
-    def new_exception(self) -> str:
-        """'; server: <the last exception line logged since mark_log()>'."""
+    def new_log(self) -> str:
         with self.server.log_path.open("rb") as log:
             log.seek(self._log_mark)
-            text = log.read().decode(errors="replace")
-        found = _EXCEPTION_LINE.findall(text)
+            return log.read().decode(errors="replace")
+
+    def new_exception(self) -> str:
+        """'; server: <the last exception logged since mark_log()>'."""
+        found = exception_lines(self.new_log())
         return f"; server: {found[-1][:240]}" if found else ""
+
+    async def _settled_log(self, request_id: str | None) -> str:
+        """The log since the request, once its access line (or an escaped
+        exception) is in it: both are written after the answer is sent."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            log = self.new_log()
+            done = ESCAPED in log or (request_id is not None and f'"{request_id}"' in log)
+            if done or request_id is None or time.monotonic() > deadline:
+                return log
+            await asyncio.sleep(0.002)
+
+
+ESCAPED = "Exception in ASGI application"
+SETTLE_TIMEOUT = 2.0
+_EXCEPTION_LINE = re.compile(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b.*)$")
+
+
+def exception_lines(log: str) -> list[str]:
+    """The last line of each traceback in the server's log (JSON lines or text)."""
+    found: list[str] = []
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            texts = [line]
+        else:
+            texts = [str(v) for v in record.values()] if isinstance(record, dict) else []
+        for text in texts:
+            for candidate in text.splitlines():
+                match = _EXCEPTION_LINE.match(candidate.strip())
+                if match:
+                    found.append(match.group(1))
+    return found
 
 
 def server_fault(response: httpx.Response) -> str | None:
@@ -161,11 +217,8 @@ def internal_error(body: Any) -> str | None:
     for error in errors or []:
         code = (error.get("extensions") or {}).get("code")
         if code == INTERNAL or error.get("message") == "internal error":
-            return f"{INTERNAL} at {error.get('path')}: {json.dumps(error)[:200]}"
+            return f"{INTERNAL} at {error.get('path')}"
     return None
-
-
-_EXCEPTION_LINE = re.compile(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b.*)$", re.MULTILINE)
 
 
 def new_uuid() -> str:
