@@ -108,9 +108,7 @@ def valid_value(type_: GraphQLNamedType, name: str, field: str, history: History
     }.get(type_.name, "x")
 
 
-def arguments(
-    schema: GraphQLSchema, leaf: Leaf, bad: Any, history: History
-) -> dict[str, Any]:
+def arguments(schema: GraphQLSchema, leaf: Leaf, bad: Any, history: History) -> dict[str, Any]:
     """The field's required arguments with valid values, and `bad` at the leaf."""
     field = roots(schema)[leaf.operation].fields[leaf.field]
     values: dict[str, Any] = {}
@@ -121,9 +119,7 @@ def arguments(
     return values
 
 
-def _valid(
-    type_: GraphQLInputType, name: str, leaf: Leaf, history: History, path: Path
-) -> Any:
+def _valid(type_: GraphQLInputType, name: str, leaf: Leaf, history: History, path: Path) -> Any:
     if isinstance(type_, GraphQLNonNull):
         return _valid(type_.of_type, name, leaf, history, path)
     if isinstance(type_, GraphQLList):
@@ -194,9 +190,13 @@ def literal(value: Any, type_: GraphQLInputType) -> str:
         items = value if isinstance(value, list) else [value]
         return "[" + ", ".join(literal(item, type_.of_type) for item in items) + "]"
     if isinstance(type_, GraphQLInputObjectType):
-        return "{" + ", ".join(
-            f"{key}: {literal(item, type_.fields[key].type)}" for key, item in value.items()
-        ) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{key}: {literal(item, type_.fields[key].type)}" for key, item in value.items()
+            )
+            + "}"
+        )
     if isinstance(type_, GraphQLEnumType) and isinstance(value, str) and value.isidentifier():
         return value
     return json_literal(value)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.arguments import Raw, arguments, document, encode, leaves
 from tests.fuzz.arguments import Leaf as ArgumentLeaf
+from tests.fuzz.arguments import Raw, arguments, document, encode, leaves
 from tests.fuzz.target import FuzzTarget
 
 pytestmark = pytest.mark.once
@@ -57,7 +57,11 @@ def huge_numbers(leaf: ArgumentLeaf) -> list[Any]:
     if leaf.type.name in ("Int", "Decimal"):
         return [Raw.number(HUGE), Raw.number("-" + HUGE), Raw.number("1e400")]
     if leaf.type.name == "JSON":
-        return [{"n": Raw.number(HUGE)}, [Raw.number("1" + "0" * 5_000)], {"f": Raw.number("1e400")}]
+        return [
+            {"n": Raw.number(HUGE)},
+            [Raw.number("1" + "0" * 5_000)],
+            {"f": Raw.number("1e400")},
+        ]
     if leaf.type.name == "String" or leaf.type.name == "Decimal":
         return [HUGE]
     return []

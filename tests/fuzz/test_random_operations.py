@@ -13,11 +13,11 @@ documents every run.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from graphql import GraphQLSchema, NameNode, NullValueNode, ObjectFieldNode
+from graphql import NameNode, NullValueNode, ObjectFieldNode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
@@ -34,7 +34,7 @@ SANE_TEXT = st.text(
 SANE_INSTANTS = st.datetimes(
     min_value=datetime(1900, 1, 1),
     max_value=datetime(2100, 1, 1),
-    timezones=st.just(timezone.utc),
+    timezones=st.just(UTC),
 ).map(lambda moment: moment.isoformat())
 
 
@@ -75,14 +75,10 @@ def json_node(value: object) -> object:
 
 
 def scalars(history: History) -> dict[str, st.SearchStrategy[object]]:
-    uuids = st.one_of(
-        st.sampled_from(history.pet_ids + history.event_ids), st.uuids().map(str)
-    )
+    uuids = st.one_of(st.sampled_from(history.pet_ids + history.event_ids), st.uuids().map(str))
     return {
         "UUID": uuids.map(nodes.String),
-        "DateTime": st.one_of(st.sampled_from(history.instants), SANE_INSTANTS).map(
-            nodes.String
-        ),
+        "DateTime": st.one_of(st.sampled_from(history.instants), SANE_INSTANTS).map(nodes.String),
         "Date": st.dates(
             min_value=datetime(1900, 1, 1).date(), max_value=datetime(2100, 1, 1).date()
         ).map(nodes.String),
@@ -91,9 +87,9 @@ def scalars(history: History) -> dict[str, st.SearchStrategy[object]]:
             st.sampled_from(["", "1e3", "-0.001", "1.005", "NaN", "Infinity", "12,50"]),
         ).map(nodes.String),
         "JSON": json_values().map(json_node),
-        "String": st.one_of(
-            st.sampled_from([*history.cursors, "0", "Cat", "Dog"]), SANE_TEXT
-        ).map(nodes.String),
+        "String": st.one_of(st.sampled_from([*history.cursors, "0", "Cat", "Dog"]), SANE_TEXT).map(
+            nodes.String
+        ),
         "Int": st.one_of(st.integers(-3, 600), st.integers(-(2**31), 2**31 - 1)).map(nodes.Int),
     }
 
