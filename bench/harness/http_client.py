@@ -73,6 +73,29 @@ class HttpConnection:
         self.reader = self.writer = None
 
 
+class ConnectionPool:
+    """Keep-alive connections to one server, taken one per request; a
+    connection that failed is dropped and a new one made."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._idle: list[HttpConnection] = []
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        connection = self._idle.pop() if self._idle else HttpConnection(self.host, self.port)
+        try:
+            answer = await connection.request(data)
+        except BaseException:
+            await connection.close()
+            raise
+        self._idle.append(connection)
+        return answer
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
+
+
 class Requests:
     """Builds raw HTTP requests for one server."""
 
