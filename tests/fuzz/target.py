@@ -168,17 +168,22 @@ class FuzzTarget:
 
     async def _settled_log(self, request_id: str | None) -> str:
         """The log since the request, once its access line (or an escaped
-        exception) is in it: both are written after the answer is sent."""
+        exception) is in it: both are written after the answer is sent, so an
+        exception then is blamed on this request, not the next."""
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
             log = self.new_log()
-            done = ESCAPED in log or (request_id is not None and f'"{request_id}"' in log)
+            done = ESCAPED in log or any(
+                ACCESS_LOGGER in line and f'"{request_id}"' in line for line in log.splitlines()
+            )
             if done or request_id is None or time.monotonic() > deadline:
                 return log
             await asyncio.sleep(0.002)
 
 
 ESCAPED = "Exception in ASGI application"
+# The request's last words: its access line (written after the answer).
+ACCESS_LOGGER = "graphql_petstore.access"
 SETTLE_TIMEOUT = 2.0
 _EXCEPTION_LINE = re.compile(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b.*)$")
 

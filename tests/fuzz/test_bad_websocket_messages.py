@@ -23,7 +23,7 @@ from tests.subscriptions.support import GraphQLWebSocket, connect
 
 pytestmark = pytest.mark.once
 
-ANSWER_WITHIN = 3.0
+ANSWER_WITHIN = 2.0
 EVENTS = "subscription { events { id } }"
 # Closes that say what was wrong (graphql-transport-ws: 4400 invalid message,
 # 4401 unauthorized, 4403 forbidden, 4408 init timeout, 4409 duplicate id,
