@@ -33,6 +33,8 @@ def text_values(alone: str, inside: str) -> Callable[[ArgumentLeaf], list[Any]]:
             return [{"note": alone}, {inside: 1}]
         if leaf.type.name in ("Int", "Boolean"):
             return []
+        if leaf.type.name != "String":
+            return [alone]  # their parsers refuse both alike
         return [alone, f"Fuzz{inside}"]
 
     return values
