@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -71,6 +72,41 @@ class HttpConnection:
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
         self.reader = self.writer = None
+
+
+class ConnectionPool:
+    """Keep-alive connections to one server, taken one per request; a
+    connection that failed is dropped and a new one made. A connection idle
+    for `max_idle` seconds is not reused: the server may be closing it just
+    then (uvicorn closes idle keep-alive connections after 5 s), and a request
+    written into that close fails without reaching the server."""
+
+    def __init__(self, host: str, port: int, max_idle: float = 3.0) -> None:
+        self.host, self.port = host, port
+        self.max_idle = max_idle
+        self._idle: list[tuple[HttpConnection, float]] = []
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        connection = None
+        while self._idle and connection is None:
+            candidate, since = self._idle.pop()
+            if time.monotonic() - since < self.max_idle:
+                connection = candidate
+            else:
+                await candidate.close()
+        if connection is None:
+            connection = HttpConnection(self.host, self.port)
+        try:
+            answer = await connection.request(data)
+        except BaseException:
+            await connection.close()
+            raise
+        self._idle.append((connection, time.monotonic()))
+        return answer
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop()[0].close()
 
 
 class Requests:

@@ -23,7 +23,7 @@ from harness.report import cpu_cell, say
 from harness.results import percentile_ms
 from harness.seeding import random_price
 from harness.server import TOKEN_NAME, Server
-from subscriptions.clients import ClientPlan, client_child
+from harness.subscribers import ClientPlan, client_child
 
 
 @dataclass

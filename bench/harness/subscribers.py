@@ -1,16 +1,19 @@
-"""One WebSocket client process of the latency runs: `connections` WebSockets
-of `subs_per_connection` `events` subscriptions each (graphql-transport-ws),
-recording when each message arrives; it answers the parent's status and
-collect commands over a pipe."""
+"""WebSocket subscribers in client processes of their own (graphql-transport-ws):
+each process opens `connections` WebSockets of `subs_per_connection` `events`
+subscriptions, records when each message arrives (time.perf_counter, which is
+CLOCK_MONOTONIC and so comparable between processes), and answers the parent's
+status and collect commands over a pipe. `Subscribers` starts and drives a
+group of them (subscription_bench's latency runs, soak.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import multiprocessing.connection
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.load import run_async
@@ -28,6 +31,9 @@ class ClientPlan:
     connections: int
     subs_per_connection: int
     first_connection: int
+    # Its `events` field is read from each message: `events { id }` at least.
+    query: str = SUBSCRIPTION
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 def client_child(plan: ClientPlan, pipe: multiprocessing.connection.Connection) -> None:
@@ -73,7 +79,7 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
                     {
                         "id": str(base + j),
                         "type": "subscribe",
-                        "payload": {"query": SUBSCRIPTION},
+                        "payload": {"query": plan.query, "variables": plan.variables},
                     }
                 )
             )
@@ -141,3 +147,97 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
                     await ws.close()
             pipe.send(("data", (records, errors, duplicates)))
             return
+
+
+Records = list[tuple[int, str, float]]  # (subscription, event id, receipt time)
+
+
+@dataclass
+class Collected:
+    records: Records = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    duplicates: int = 0
+
+
+class Subscribers:
+    """`subscribers` subscriptions over `subscribers / subs_per_connection`
+    WebSockets, spread over `processes` client processes (spawned)."""
+
+    def __init__(
+        self,
+        port: int,
+        subscribers: int,
+        subs_per_connection: int,
+        processes: int,
+        query: str = SUBSCRIPTION,
+        variables: dict[str, Any] | None = None,
+    ) -> None:
+        per_connection = min(subscribers, subs_per_connection)
+        if subscribers % per_connection:
+            raise SystemExit(f"{subscribers} subscribers is not a multiple of {per_connection}")
+        self.subscribers = subscribers
+        connections = subscribers // per_connection
+        count = max(1, min(processes, connections))
+        self.layout = f"{connections} ws x {per_connection} subs, {count} client proc(s)"
+        context = multiprocessing.get_context("spawn")
+        self.children: list[tuple[Any, multiprocessing.connection.Connection]] = []
+        first = 0
+        for i in range(count):
+            share = connections // count + (1 if i < connections % count else 0)
+            parent_end, child_end = context.Pipe()
+            plan = ClientPlan(port, share, per_connection, first, query, variables or {})
+            process = context.Process(target=client_child, args=(plan, child_end), daemon=True)
+            process.start()
+            child_end.close()
+            self.children.append((process, parent_end))
+            first += share
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process, _ in self.children if process.pid is not None]
+
+    async def _receive(self, pipe: multiprocessing.connection.Connection, within: float) -> Any:
+        deadline = time.monotonic() + within
+        while not pipe.poll():
+            if time.monotonic() > deadline:
+                raise SystemExit("a client process did not answer")
+            await asyncio.sleep(0.01)
+        return pipe.recv()
+
+    async def ready(self, within: float = 120.0) -> None:
+        """Returns once every subscribe message is sent."""
+        for _, pipe in self.children:
+            kind, value = await self._receive(pipe, within)
+            if kind != "ready":
+                raise SystemExit(f"client process failed: {value}")
+
+    async def status(self, last: str | None = None) -> tuple[int, int, int, int]:
+        """(subscriptions that received anything, subscriptions that received
+        `last`, messages recorded, errors), summed over the processes."""
+        for _, pipe in self.children:
+            pipe.send(("status", last))
+        totals = [0, 0, 0, 0]
+        for _, pipe in self.children:
+            _, values = await self._receive(pipe, 30)
+            totals = [a + b for a, b in zip(totals, values, strict=True)]
+        return totals[0], totals[1], totals[2], totals[3]
+
+    async def collect(self) -> Collected:
+        """Every process's records; the processes close their sockets and end."""
+        collected = Collected()
+        for _, pipe in self.children:
+            pipe.send(("collect", None))
+        for _, pipe in self.children:
+            _, (records, errors, duplicates) = await self._receive(pipe, 120)
+            collected.records.extend(records)
+            collected.errors.extend(errors)
+            collected.duplicates += duplicates
+        return collected
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        for process, pipe in self.children:
+            await loop.run_in_executor(None, process.join, 10)
+            if process.is_alive():
+                process.kill()
+            pipe.close()
