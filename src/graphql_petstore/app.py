@@ -116,10 +116,10 @@ def refusal(status: int, reason: str) -> Response:
     code = error_codes.MALFORMED_REQUEST
     if reason == "Unable to parse request body as JSON":
         reason = "the request body is not JSON in UTF-8 (or a number in it has over 4,300 digits)"
-    return JSONResponse(
-        {"data": None, "errors": [{"message": reason, "extensions": {"code": code}}]},
-        status_code=status,
-    )
+    # ASCII-escaped: the reason may quote the client's text, lone surrogates
+    # included (an unknown operationName), which UTF-8 cannot encode.
+    body = {"data": None, "errors": [{"message": reason, "extensions": {"code": code}}]}
+    return Response(json.dumps(body).encode(), status_code=status, media_type="application/json")
 
 
 GRAPHIQL_MISSING = (

@@ -6,7 +6,11 @@ the driver or the database as an internal error.
 - Strings (every String argument and input field, and every string of a JSON
   value, keys included) must not hold NUL (PostgreSQL's text and jsonb refuse
   it) nor a lone surrogate (not UTF-8: asyncpg cannot encode it).
-- JSON values nest at most MAX_JSON_DEPTH deep.
+- JSON values nest at most MAX_JSON_DEPTH deep, and their numbers are
+  finite with at most MAX_INTEGER_DIGITS digits (jsonb has no infinity, and
+  Python cannot write a longer integer as text).
+- Integers written in the document have at most MAX_INTEGER_DIGITS digits
+  (graphql-core's Int would fail converting a longer one, internally).
 - Date-times must be instants of the years 1 to 9999 in UTC: a zone's offset
   can push the edges of the calendar outside what Python (and so asyncpg)
   can convert.
@@ -18,6 +22,7 @@ strawberry's path, the compiled path and over WebSockets.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +31,15 @@ from graphql import GraphQLError
 from graphql_petstore import error_codes
 
 MAX_JSON_DEPTH = 64
+MAX_INTEGER_DIGITS = 4_300  # sys.get_int_max_str_digits()'s default
+_INTEGER_BOUND = 10**MAX_INTEGER_DIGITS
+
+
+def number_out_of_range() -> GraphQLError:
+    return GraphQLError(
+        f"numbers must be finite and have at most {MAX_INTEGER_DIGITS:,} digits",
+        extensions={"code": error_codes.BAD_USER_INPUT},
+    )
 
 
 def unsupported_character(text: str) -> str | None:
@@ -59,6 +73,12 @@ def check_json(value: Any) -> Any:
         item, depth = pending.pop()
         if isinstance(item, str):
             check_string(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise number_out_of_range()
+        elif isinstance(item, int):
+            if not -_INTEGER_BOUND < item < _INTEGER_BOUND:
+                raise number_out_of_range()
         elif isinstance(item, dict | list):
             if depth >= MAX_JSON_DEPTH:
                 raise GraphQLError(
@@ -85,3 +105,18 @@ def check_instant(value: Any) -> Any:
                 extensions={"code": error_codes.DATE_OUT_OF_RANGE},
             ) from None
     return value
+
+
+def integer_conversion(coerce: Any) -> Any:
+    """`coerce` (an Int scalar's), answering an integer literal too long for
+    int() as the client's mistake."""
+
+    def coerced(*args: Any) -> Any:
+        try:
+            return coerce(*args)
+        except ValueError as error:
+            if "integer string conversion" not in str(error):
+                raise
+            raise number_out_of_range() from None
+
+    return coerced

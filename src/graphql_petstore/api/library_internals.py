@@ -38,6 +38,7 @@ from typing import Any
 
 from graphql import (
     GraphQLError,
+    GraphQLInt,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
@@ -91,9 +92,20 @@ _GUARDED_COERCERS = ("coerce_input_value", "coerce_input_literal", "parse_value"
 def guard_scalars(schema: GraphQLSchema) -> None:
     """Every String, DateTime and JSON input value passes its check of
     api/input_guards.py (see the top of this module)."""
-    from graphql_petstore.api.input_guards import check_instant, check_json, check_string
+    from graphql_petstore.api.input_guards import (
+        check_instant,
+        check_json,
+        check_string,
+        integer_conversion,
+    )
 
     _guard(GraphQLString, check_string)
+    for attribute in _GUARDED_COERCERS:
+        coerce = getattr(GraphQLInt, attribute, None)
+        if coerce is not None and not getattr(coerce, "_petstore_guarded", False):
+            guarded = integer_conversion(coerce)
+            guarded._petstore_guarded = True
+            setattr(GraphQLInt, attribute, guarded)
     for name, check in (("DateTime", check_instant), ("JSON", check_json)):
         named = schema.type_map.get(name)
         if isinstance(named, GraphQLScalarType):
