@@ -114,7 +114,11 @@ class ObserveOperations(SchemaExtension):
             if own is not None:
                 with contextlib.suppress(ValueError):  # closed from another context
                     CURRENT_REQUEST.reset(own)
-                finish(record, context.settings)
+                # A shared subscription's access line is its member's, logged
+                # by graphql_petstore.sharing.members; its group's execution
+                # and its own catch-up readings have none.
+                if getattr(context, "subscription_feed", None) is None:
+                    finish(record, context.settings)
 
     def on_validate(self) -> Iterator[None]:
         self._default_code = VALIDATION_FAILED

@@ -51,6 +51,7 @@ class Member:
         "behind_since",
         "close_connection",
         "ended",
+        "errors",
         "fell_behind",
         "frames",
         "group",
@@ -59,6 +60,7 @@ class Member:
         "request_id",
         "reserved",
         "resume",
+        "sent",
         "wake",
     )
 
@@ -82,6 +84,9 @@ class Member:
         self.behind_since: float | None = None
         # Holds one of its group's reservations (see Group.reservations).
         self.reserved = False
+        # For its access line: frames sent, the errors of the first that had any.
+        self.sent = 0
+        self.errors: list[Any] = []
 
 
 class Group:
@@ -217,6 +222,8 @@ class Group:
                 continue
             text = shared if shared is not None else _own_payload(payload, member.request_id)
             frames.append(f"{member.prefix}{text}}}")
+            if errors and not member.errors:
+                member.errors = errors
             member.wake.set()
 
     def _overflow(self, member: Member) -> None:

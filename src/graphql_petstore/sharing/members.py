@@ -15,10 +15,13 @@ from typing import Any
 
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
 
 from graphql_petstore.api.library_internals import next_payload
 from graphql_petstore.json_output import encode
+from graphql_petstore.observability.operations import BAD_USER_INPUT
+from graphql_petstore.observability.requests import RequestRecord, finish
 from graphql_petstore.sharing.feeds import UNKNOWN, CatchUpFeed
 from graphql_petstore.sharing.groups import Group, Member
 from graphql_petstore.sharing.keys import Plan
@@ -31,6 +34,31 @@ SendText = Callable[[str], Awaitable[None]]
 
 
 async def serve(
+    groups: SubscriptionGroups,
+    plan: Plan,
+    context: Any,
+    variables: Any,
+    member: Member,
+    send_text: SendText,
+) -> str:
+    record = RequestRecord(
+        request_id=member.request_id,
+        transport="websocket",
+        authorization=getattr(context, "authorization", None),
+    )
+    record.note_operation(OperationType.SUBSCRIPTION.value, plan.operation_name, plan.query)
+    outcome = None  # cancelled, or the socket went
+    try:
+        outcome = await _serve(groups, plan, context, variables, member, send_text)
+        return outcome
+    finally:
+        if outcome != FALLBACK:  # else strawberry's own path logs it
+            record.messages = member.sent
+            record.note_errors(member.errors, BAD_USER_INPUT)
+            finish(record, context.settings)
+
+
+async def _serve(
     groups: SubscriptionGroups,
     plan: Plan,
     context: Any,
@@ -72,6 +100,7 @@ async def _live(
         while frames:
             await send_text(frames.popleft())
             groups.sent()
+            member.sent += 1
         if member.fell_behind:
             return None
         if member.ended:
@@ -109,5 +138,9 @@ async def _alone(
                 return FALLBACK
             first = False
             # Counted by ObserveOperations, as any subscription executed alone.
-            await send_text(f"{member.prefix}{encode(next_payload(result))}}}")
+            payload = next_payload(result)
+            await send_text(f"{member.prefix}{encode(payload)}}}")
+            member.sent += 1
+            if payload.get("errors") and not member.errors:
+                member.errors = payload["errors"]
     return None if feed.joined else COMPLETE
