@@ -45,6 +45,7 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, ValidationContext
 from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected as SendAfterClose
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -189,7 +190,8 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def _send_text(self, text: str) -> None:
         try:
             await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
-        except WebSocketDisconnect as exc:
+        except (WebSocketDisconnect, SendAfterClose) as exc:
+            # SendAfterClose: the server closed it (a slow subscriber's socket).
             raise WebSocketDisconnected from exc
 
 
@@ -239,5 +241,6 @@ class SharingGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
     async def _send_text(self, text: str) -> None:
         try:
             await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
-        except WebSocketDisconnect as exc:
+        except (WebSocketDisconnect, SendAfterClose) as exc:
+            # SendAfterClose: the server closed it (a slow subscriber's socket).
             raise WebSocketDisconnected from exc

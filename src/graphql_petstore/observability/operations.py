@@ -128,10 +128,10 @@ class ObserveOperations(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         self._subscription = self._operation_type() == OperationType.SUBSCRIPTION.value
-        # A group's one execution for its members (graphql_petstore.sharing)
-        # is counted by the group registry, member by member.
+        # Shared subscriptions (graphql_petstore.sharing: a group's one
+        # execution, a member's catch-up) are counted by the group registry.
         feed = getattr(self.execution_context.context, "subscription_feed", None)
-        self._counted = self._subscription and not getattr(feed, "shared", False)
+        self._counted = self._subscription and feed is None
         if self._counted:
             SUBSCRIPTION_COUNTS.started()
         elif self._span is not None:

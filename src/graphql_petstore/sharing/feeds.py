@@ -19,6 +19,7 @@ same order, so a catch-up meets the group at exactly one position.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +30,8 @@ from graphql_petstore.database.stream import EventStream, position_of
 
 if TYPE_CHECKING:
     from graphql_petstore.sharing.groups import Group, Member
+
+logger = logging.getLogger(__name__)
 
 
 class Feed(Protocol):
@@ -114,6 +117,7 @@ class CatchUpFeed:
                 await group.started.wait()
                 continue
             if delivered == position:
+                logger.debug("group %d: a subscriber caught up at %s", group.number, position)
                 group.admit(self._member)
                 self.joined = True
                 return True
@@ -121,6 +125,12 @@ class CatchUpFeed:
                 return False  # the group is further on: read on alone
             # The group is behind this cursor (it delivers as it reads, this
             # reader took the rows from the buffer): it comes by shortly.
+            logger.debug(
+                "group %d: a subscriber at %s waits for the group (at %s)",
+                group.number,
+                position,
+                delivered,
+            )
             waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             group.wait_at(position, self._member, waiter)
             if await waiter:

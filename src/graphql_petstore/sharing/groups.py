@@ -203,6 +203,10 @@ class Group:
                         return
                     first = False
                     self._broadcast(result)
+                    # The rows of a burst come from the stream's buffer without
+                    # a pause: let the members send before the next result, so
+                    # that only a member whose socket is full fills its queue.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -233,11 +237,18 @@ class Group:
         member.resume = self.delivered
         member.behind_since = time.monotonic()
         member.wake.set()
+        logger.debug(
+            "group %d: the queue of a subscriber of request %s overflowed at %s",
+            self.number,
+            member.request_id,
+            self.delivered,
+        )
         self.registry.fell_behind(member)
 
     def _end(self) -> None:
         if self.ended:
             return
+        logger.debug("group %d: ended", self.number)
         self.ended = True
         self.started.set()
         for waiters in self._waiting.values():

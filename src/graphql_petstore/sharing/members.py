@@ -48,10 +48,12 @@ async def serve(
     )
     record.note_operation(OperationType.SUBSCRIPTION.value, plan.operation_name, plan.query)
     outcome = None  # cancelled, or the socket went
+    groups.serving += 1
     try:
         outcome = await _serve(groups, plan, context, variables, member, send_text)
         return outcome
     finally:
+        groups.serving -= 1
         if outcome != FALLBACK:  # else strawberry's own path logs it
             record.messages = member.sent
             record.note_errors(member.errors, BAD_USER_INPUT)
@@ -123,24 +125,28 @@ async def _alone(
     fell behind, until it meets its group (None) or the stream ends."""
     feed = CatchUpFeed(group, member, resume)
     own_context = dataclasses.replace(context, subscription_feed=feed)
-    source = await groups.schema.subscribe(
-        plan.query,
-        variable_values=variables,
-        context_value=own_context,
-        operation_name=plan.operation_name,
-    )
-    first = True
-    async with aclosing(source):
-        async for result in source:
-            if first and (
-                isinstance(result, PreExecutionError) or not isinstance(result, ExecutionResult)
-            ):
-                return FALLBACK
-            first = False
-            # Counted by ObserveOperations, as any subscription executed alone.
-            payload = next_payload(result)
-            await send_text(f"{member.prefix}{encode(payload)}}}")
-            member.sent += 1
-            if payload.get("errors") and not member.errors:
-                member.errors = payload["errors"]
+    groups.alone += 1
+    try:
+        source = await groups.schema.subscribe(
+            plan.query,
+            variable_values=variables,
+            context_value=own_context,
+            operation_name=plan.operation_name,
+        )
+        first = True
+        async with aclosing(source):
+            async for result in source:
+                if first and (
+                    isinstance(result, PreExecutionError) or not isinstance(result, ExecutionResult)
+                ):
+                    return FALLBACK
+                first = False
+                payload = next_payload(result)
+                await send_text(f"{member.prefix}{encode(payload)}}}")
+                groups.sent()
+                member.sent += 1
+                if payload.get("errors") and not member.errors:
+                    member.errors = payload["errors"]
+    finally:
+        groups.alone -= 1
     return None if feed.joined else COMPLETE

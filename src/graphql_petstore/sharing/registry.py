@@ -36,6 +36,9 @@ class SubscriptionGroups:
         self._groups: dict[tuple[str, str | None, str, str], Group] = {}
         self._sent = 0
         self._overflows = 0
+        # Shared subscriptions being served, and those of them reading alone.
+        self.serving = 0
+        self.alone = 0
         self._behind: set[Member] = set()
         self._closing: set[Member] = set()
         self._task: asyncio.Task[None] | None = None
@@ -44,11 +47,13 @@ class SubscriptionGroups:
 
     @property
     def live_subscriptions(self) -> int:
-        return self._plain.live_subscriptions + sum(len(g.members) for g in self._groups.values())
+        return self._plain.live_subscriptions + self.serving
 
     @property
     def distinct_groups(self) -> int:
-        return self._plain.distinct_groups + len(self._groups)
+        """Executions per event: strawberry's own, the groups', and those of
+        members that read alone for now."""
+        return self._plain.distinct_groups + len(self._groups) + self.alone
 
     @property
     def messages_sent(self) -> int:
