@@ -67,3 +67,26 @@ def test_anything_that_may_change_the_result_is_in_the_key() -> None:
     in_init = key(EVENTS, caller=Caller(connection_params={"Authorization": "Bearer secret-a"}))
     assert in_init not in (anonymous, None)
     assert key(EVENTS, caller=Caller(connection_params={"x": 1})) != anonymous
+
+
+def test_a_pets_group_is_indexed_by_its_pet() -> None:
+    pet = "subscription($id: UUID) { petChanged(id: $id) { event { id } } }"
+    one = "0190a3c4-0000-7000-8000-000000000001"
+    made = plan(pet, None, {"id": one}, Caller(), SETTINGS)
+    assert made is not None
+    assert str(made.pet_id) == one
+    literal = plan(
+        f'subscription {{ petChanged(id: "{one}") {{ event {{ id }} }} }}',
+        None,
+        {},
+        Caller(),
+        SETTINGS,
+    )
+    assert literal is not None
+    assert str(literal.pet_id) == one
+    every = plan("subscription { petChanged { event { id } } }", None, {}, Caller(), SETTINGS)
+    assert every is not None
+    assert every.pet_id is None
+    not_a_pet = plan(pet, None, {"id": "x"}, Caller(), SETTINGS)
+    assert not_a_pet is not None
+    assert not_a_pet.pet_id is None

@@ -18,7 +18,6 @@ same order, so a catch-up meets the group at exactly one position.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -112,28 +111,17 @@ class CatchUpFeed:
         self._member.position = position
         group = self._group
         while not group.ended:
-            delivered = group.delivered
-            if delivered is UNKNOWN:
-                await group.started.wait()
-                continue
-            if delivered == position:
+            verdict = group.meets(position)
+            if verdict is False:
+                return False  # the group is further on: read on alone
+            if verdict:
                 logger.debug("group %d: a subscriber caught up at %s", group.number, position)
                 group.admit(self._member)
                 self.joined = True
                 return True
-            if before(position, delivered):
-                return False  # the group is further on: read on alone
             # The group is behind this cursor (it delivers as it reads, this
             # reader took the rows from the buffer): it comes by shortly.
-            logger.debug(
-                "group %d: a subscriber at %s waits for the group (at %s)",
-                group.number,
-                position,
-                delivered,
-            )
-            waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            group.wait_at(position, self._member, waiter)
-            if await waiter:
+            if await group.until_moved(position, self._member):
                 self.joined = True
                 return True
         return False

@@ -34,6 +34,7 @@ from graphql_petstore.api.library_internals import next_payload
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.json_output import encode
 from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, before
+from graphql_petstore.sharing.index import PetFeed
 from graphql_petstore.sharing.keys import Plan
 
 if TYPE_CHECKING:
@@ -108,10 +109,13 @@ class Group:
         self.failed_over = False
         self._queue_limit = queue_limit
         self._waiting: dict[StreamPosition | None, list[tuple[Member, asyncio.Future[bool]]]] = {}
+        self.feed: GroupFeed | PetFeed = (
+            GroupFeed(self)
+            if plan.pet_id is None
+            else PetFeed(self, registry.pet_index(context.stream), plan.pet_id)
+        )
         self._context = dataclasses.replace(
-            context,
-            request_id=f"subscription-group-{self.number}",
-            subscription_feed=GroupFeed(self),
+            context, request_id=f"subscription-group-{self.number}", subscription_feed=self.feed
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -152,12 +156,36 @@ class Group:
                 self.admit(member)
                 waiter.set_result(True)
 
-    def wait_at(
-        self, position: StreamPosition | None, member: Member, waiter: asyncio.Future[bool]
-    ) -> None:
-        """`member` is admitted, and `waiter` told True, when the group has
-        delivered `position`; told False if it never will."""
+    def meets(self, position: StreamPosition | None) -> bool | None:
+        """Whether a member that has read the stream up to `position` by
+        itself may join now (True), is to read on (False), or is to wait for
+        the group (None; see until_moved)."""
+        if isinstance(self.feed, PetFeed):
+            return self.feed.meets(position)
+        delivered = self.delivered
+        if delivered is UNKNOWN or before(delivered, position):
+            return None
+        return bool(delivered == position)
+
+    async def until_moved(self, position: StreamPosition | None, member: Member) -> bool:
+        """Waits until the group has moved on towards `position`; True if it
+        admitted `member` meanwhile."""
+        if isinstance(self.feed, PetFeed):
+            # Rare (a member that fell behind, ahead of its pet's group): a look
+            # every few milliseconds costs less than a signal on every row.
+            await asyncio.sleep(0.005)
+            return False
+        if self.delivered is UNKNOWN:
+            await self.started.wait()
+            return False
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(position, []).append((member, waiter))
+        return await waiter
+
+    def resume_point(self) -> Any:
+        if isinstance(self.feed, PetFeed):
+            return self.feed.resume_point()
+        return self.delivered
 
     def reserve(self, member: Member) -> None:
         if not member.reserved:
@@ -234,7 +262,7 @@ class Group:
         self.members.discard(member)
         self.reserve(member)  # it comes back by itself
         member.fell_behind = True
-        member.resume = self.delivered
+        member.resume = self.resume_point()
         member.behind_since = time.monotonic()
         member.wake.set()
         logger.debug(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from graphql import (
     NullValueNode,
     OperationDefinitionNode,
     OperationType,
+    StringValueNode,
     VariableNode,
     Visitor,
     get_operation_ast,
@@ -43,6 +45,9 @@ ANALYSED_DOCUMENTS = 512
 # The argument of `events` that says where a subscriber starts.
 START_ARGUMENT = "after"
 START_FIELDS = frozenset({"events"})
+# The argument that names the one pet a subscription follows.
+PET_FIELDS = frozenset({"petChanged"})
+PET_ARGUMENT = "id"
 AUTHORIZATION_PARAMS = ("authorization", "Authorization")
 
 
@@ -52,6 +57,9 @@ class Shape:
 
     # The variable that gives the start (`after: $x`), if any.
     start_variable: str | None
+    # `petChanged(id:)`: the variable that names the pet, or the pet named.
+    pet_variable: str | None = None
+    pet_literal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class Plan:
     variables: dict[str, Any] | None
     # Whether the subscriber reads from its own start before it joins.
     catch_up: bool
+    # The one pet whose events the group follows (groups indexed by pet).
+    pet_id: uuid.UUID | None = None
 
 
 _shapes: OrderedDict[str, Shape | None] = OrderedDict()
@@ -100,6 +110,13 @@ def _analyse(document: DocumentNode, operation_name: str | None) -> Shape | None
     if len(fields) != 1:
         return None  # invalid: strawberry says so
     (field,) = fields
+    if field.name.value in PET_FIELDS:
+        pet = next((a.value for a in field.arguments or () if a.name.value == PET_ARGUMENT), None)
+        if isinstance(pet, VariableNode):
+            return Shape(None, pet_variable=pet.name.value)
+        if isinstance(pet, StringValueNode):
+            return Shape(None, pet_literal=pet.value)
+        return Shape(None)
     start = next((a.value for a in field.arguments or () if a.name.value == START_ARGUMENT), None)
     if field.name.value not in START_FIELDS or start is None or isinstance(start, NullValueNode):
         return Shape(None)
@@ -191,6 +208,18 @@ def plan(
         variables_key = canonical(group_variables or {})
     except (TypeError, ValueError):
         return None
+    pet = shape.pet_literal
+    if shape.pet_variable is not None:
+        pet = (variables or {}).get(shape.pet_variable)
     document_key = hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()
     key = (document_key, operation_name, variables_key, caller_class(context, settings))
-    return Plan(key, query, operation_name, group_variables, catch_up)
+    return Plan(key, query, operation_name, group_variables, catch_up, _uuid(pet))
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """The pet, when it is one (else the group follows every row, and the
+    schema says what is wrong with the argument)."""
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

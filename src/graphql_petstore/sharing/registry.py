@@ -15,10 +15,12 @@ import logging
 import time
 from typing import Any
 
+from graphql_petstore.database.stream import EventStream
 from graphql_petstore.observability.operations import SubscriptionCounts
 from graphql_petstore.settings import Settings
 from graphql_petstore.sharing import keys
 from graphql_petstore.sharing.groups import Group, Member
+from graphql_petstore.sharing.index import PetIndex
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,12 @@ class SubscriptionGroups:
         self._behind: set[Member] = set()
         self._closing: set[Member] = set()
         self._task: asyncio.Task[None] | None = None
+        self._pet_index: PetIndex | None = None
+
+    def pet_index(self, stream: EventStream) -> PetIndex:
+        if self._pet_index is None:
+            self._pet_index = PetIndex(stream)
+        return self._pet_index
 
     # --- what the sampler and the log line read ----------------------------------------
 
