@@ -1,7 +1,8 @@
 """One WebSocket client process of the latency runs: `connections` WebSockets
-of `subs_per_connection` `events` subscriptions each (graphql-transport-ws),
-recording when each message arrives; it answers the parent's status and
-collect commands over a pipe."""
+of `subs_per_connection` subscriptions each (graphql-transport-ws): all on
+`events` (kind "events"), or each on `petChanged(id:)` of a pet of its own
+(kind "pets"); it records when each message arrives, and answers the
+parent's status and collect commands over a pipe."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from harness.load import run_async
 
 SUBSCRIPTION = "subscription Events { events { id } }"
+PET_SUBSCRIPTION = "subscription Pet($id: UUID) { petChanged(id: $id) { event { id } } }"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class ClientPlan:
     connections: int
     subs_per_connection: int
     first_connection: int
+    kind: str = "events"
+    # kind "pets": subscription number n follows pets[n].
+    pets: tuple[str, ...] = ()
 
 
 def client_child(plan: ClientPlan, pipe: multiprocessing.connection.Connection) -> None:
@@ -51,6 +56,7 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
     sockets: list[Any] = []
     readers: list[asyncio.Task[None]] = []
     perf = time.perf_counter
+    pets = plan.kind == "pets"
 
     async def open_one(index: int) -> None:
         ws = await websockets.connect(
@@ -68,14 +74,12 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
         base = (first_connection + index) * subs_per_connection
         for j in range(subs_per_connection):
             seen[base + j] = set()
+            if plan.kind == "pets":
+                payload = {"query": PET_SUBSCRIPTION, "variables": {"id": plan.pets[base + j]}}
+            else:
+                payload = {"query": SUBSCRIPTION}
             await ws.send(
-                json.dumps(
-                    {
-                        "id": str(base + j),
-                        "type": "subscribe",
-                        "payload": {"query": SUBSCRIPTION},
-                    }
-                )
+                json.dumps({"id": str(base + j), "type": "subscribe", "payload": payload})
             )
         sockets.append(ws)
         readers.append(asyncio.create_task(read(ws)))
@@ -93,7 +97,8 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
                     if payload.get("errors"):
                         errors.append(json.dumps(payload["errors"])[:300])
                         continue
-                    event_id = payload["data"]["events"]["id"]
+                    data = payload["data"]
+                    event_id = data["petChanged"]["event"]["id"] if pets else data["events"]["id"]
                     ids = seen[sub]
                     if event_id in ids:
                         duplicates += 1
