@@ -31,6 +31,7 @@ class Server:
         pool_size: int | None,
         token: str,
         environment: dict[str, str] | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
         self.url = url
         self.workers = workers
@@ -40,7 +41,9 @@ class Server:
         )
         script = Path(sys.executable).parent / "graphql-petstore"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "graphql_petstore"]
+        # `wrapper`: a program that runs the server, e.g. valgrind (one worker only).
         self.command = [
+            *(wrapper or []),
             *command,
             "serve",
             "--host",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -49,10 +49,22 @@ class Subscribers:
         self.from_start = from_start
         self.from_now = from_now
 
-    async def check(self) -> list[dict[str, Any]]:
+    async def check(self, committed: Sequence[str]) -> list[dict[str, Any]]:
         """Both subscribers hold exactly the stream as the events query pages
-        it (first: 2 from "0"): each event once, in order, none missing."""
-        paged = await self.server.events_page_by_page(first=2)
+        it (first: 2 from "0"): each event once, in order, none missing.
+
+        The page is read once it holds every event in `committed`: the
+        stream's horizon is the whole PostgreSQL server's, so a transaction
+        open in another database (another test run on a shared server) may
+        hold committed events back for a while — from the query and the
+        subscribers alike, but not at the same instant."""
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            paged = await self.server.events_page_by_page(first=2)
+            if set(committed) <= set(ids(paged)):
+                break
+            assert asyncio.get_running_loop().time() < deadline, "committed events never paged"
+            await asyncio.sleep(0.1)
         await self.from_start.take(len(paged) - len(self.from_start.received), within=15)
         await self.from_start.expect_nothing(1.0)
         received = self.from_start.received
@@ -84,7 +96,7 @@ async def test_a_transaction_that_commits_last_is_delivered_once_and_in_stream_o
             api_event = await server.change_price(fast_pet, "3.00")
             await asyncio.sleep(1.0)  # two poll intervals: time to deliver what may be
             await transaction.commit()
-            stream = await subs.check()
+            stream = await subs.check([slow_event, fast_event, api_event])
     finally:
         await slow.close()
 
@@ -125,7 +137,7 @@ async def test_several_slow_transactions_interleaved_with_fast_ones(
             for index in (3, 0, 4, 1, 2):
                 await transactions[index].commit()
                 await fast_pair("3.00")
-            stream = await subs.check()
+            stream = await subs.check(written)
     finally:
         for slow in slow_connections:
             await slow.close()
@@ -168,7 +180,7 @@ async def test_a_rolled_back_write_between_committed_ones_is_never_delivered(
             # No write after the rollback: the events committed meanwhile
             # become readable without a notification of their own.
             await transaction.rollback()
-            stream = await subs.check()
+            stream = await subs.check(committed)
             # And the stream goes on; a savepoint rolled back inside a
             # committed transaction takes its event with it.
             committed.append(await server.change_price(second, "4.00"))
@@ -179,7 +191,7 @@ async def test_a_rolled_back_write_between_committed_ones_is_never_delivered(
                 rolled_back.append(await sql_change_price(slow, third, "68.00"))
                 await savepoint.rollback()
                 committed.append(await sql_change_price(slow, first, "6.00"))
-            stream = await subs.check()
+            stream = await subs.check(committed)
     finally:
         await slow.close()
 

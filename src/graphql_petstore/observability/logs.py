@@ -161,20 +161,46 @@ def write_json_line(
     if handler is None:
         return False
     line = {
-        "level": logging.getLevelName(level),
+        "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level),
         "logger": logger.name,
         "message": message,
-        "pid": os.getpid(),
+        "pid": _pid,
         **fields,
         "time": datetime.now(UTC),
     }
-    stream = handler.stream
-    stream.write(orjson.dumps(line, default=str).decode() + "\n")
-    stream.flush()
+    binary = _approved[4] if _approved is not None else None
+    if binary is not None:
+        # orjson writes UTF-8 already: past the text layer, which would
+        # decode and encode again (it holds nothing: every line ends in \n).
+        binary.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        binary.flush()
+    else:
+        stream = handler.stream
+        stream.write(orjson.dumps(line, default=str).decode() + "\n")
+        stream.flush()
     return True
 
 
+_LEVEL_NAMES = {level: logging.getLevelName(level) for level in (10, 20, 30, 40, 50)}
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+# The handler that the last full check approved, with what that check saw:
+# the check runs once per request otherwise.
+# (handler, its formatter, how many filters, its stream, that stream's bytes
+# layer when it writes UTF-8)
+_approved: tuple[logging.Handler, logging.Formatter | None, int, Any, Any] | None = None
+
+
 def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    global _approved
     found: logging.Handler | None = None
     current: logging.Logger | None = logger
     while current is not None:
@@ -187,13 +213,27 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
         if not current.propagate:
             break
         current = current.parent
+    if found is None or found.level > level:
+        return None
+    approved = _approved
+    if (
+        approved is not None
+        and approved[0] is found
+        and approved[1] is found.formatter
+        and approved[2] == len(found.filters)
+        and approved[3] is getattr(found, "stream", None)
+    ):
+        return found  # type: ignore[return-value]
     if (
         type(found) is not logging.StreamHandler
         or not isinstance(found.formatter, JsonLines)
-        or found.level > level
         or not all(isinstance(f, RequestContext) for f in found.filters)
     ):
         return None
+    stream = found.stream
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
+    _approved = (found, found.formatter, len(found.filters), stream, binary)
     return found
 
 
