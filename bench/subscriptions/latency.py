@@ -170,7 +170,9 @@ async def latency_run(
                 if primed >= subscribers or errors:
                     break
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"only {primed} of {subscribers} subscriptions primed")
+                    # Measured all the same: the table shows what it got.
+                    run.errors.append(f"only {primed} of {subscribers} subscriptions primed")
+                    break
             await asyncio.sleep(0.3)
             _, _, primed_records, _ = await status(None)
             run.connected_rss_mib = rss_mib(server.processes)
