@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from graphql_petstore.database.stream import EventStream
@@ -45,6 +46,19 @@ class SubscriptionGroups:
         self._closing: set[Member] = set()
         self._task: asyncio.Task[None] | None = None
         self._pet_index: PetIndex | None = None
+        # asyncio keeps only weak references to tasks: these are held here.
+        self._chores: set[asyncio.Task[None]] = set()
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chore_done)
+
+    def _chore_done(self, task: asyncio.Task[None]) -> None:
+        self._chores.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A slow subscriber's socket may be gone by the time it is closed.
+            logger.debug("subscription chore failed: %r", task.exception())
 
     def pet_index(self, stream: EventStream) -> PetIndex:
         if self._pet_index is None:
@@ -91,7 +105,7 @@ class SubscriptionGroups:
         if group.idle and not group.ended:
             if self._groups.get(group.plan.key) is group:
                 del self._groups[group.plan.key]
-            asyncio.get_running_loop().create_task(group.stop())
+            self._chore(group.stop())
 
     def ended(self, group: Group) -> None:
         if self._groups.get(group.plan.key) is group:
@@ -163,6 +177,4 @@ class SubscriptionGroups:
                 now - since,
                 SLOW_CLOSE_CODE,
             )
-            asyncio.get_running_loop().create_task(
-                member.close_connection(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON)
-            )
+            self._chore(member.close_connection(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON))
