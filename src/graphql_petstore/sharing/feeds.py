@@ -33,21 +33,35 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class _Live:
+    def __repr__(self) -> str:
+        return "LIVE"
+
+
+LIVE: Any = _Live()
+"""A resolver's start: from now on (the end of the stream when it starts)."""
+
+
 class Feed(Protocol):
     shared: bool
 
-    def follow(
-        self, stream: EventStream, start: StreamPosition | None
-    ) -> AsyncIterator[RowMapping]: ...
+    def follow(self, stream: EventStream, start: Any) -> AsyncIterator[RowMapping]: ...
 
 
-def follow(context: Any, start: StreamPosition | None) -> AsyncIterator[RowMapping]:
-    """The rows a subscription resolver reads, after `start` (its own choice:
-    now, or `after:`), in stream order."""
+def follow(context: Any, start: Any) -> AsyncIterator[RowMapping]:
+    """The rows a subscription resolver reads, after `start` (a position, or
+    LIVE), in stream order."""
     feed: Feed | None = getattr(context, "subscription_feed", None)
     if feed is None:
-        return context.stream.follow(start)  # type: ignore[no-any-return]
+        return _from(context.stream, start)
     return feed.follow(context.stream, start)
+
+
+async def _from(stream: EventStream, start: Any) -> AsyncIterator[RowMapping]:
+    if start is LIVE:
+        start = await stream.end_position()
+    async for row in stream.follow(start):
+        yield row
 
 
 class _Unknown:
@@ -74,9 +88,9 @@ class GroupFeed:
     def __init__(self, group: Group) -> None:
         self._group = group
 
-    async def follow(
-        self, stream: EventStream, start: StreamPosition | None
-    ) -> AsyncIterator[RowMapping]:
+    async def follow(self, stream: EventStream, start: Any) -> AsyncIterator[RowMapping]:
+        if start is LIVE:
+            start = await stream.end_position()
         self._group.delivered_through(start)
         async for row in stream.follow(start):
             yield row
@@ -95,10 +109,10 @@ class CatchUpFeed:
         self._resume = resume
         self.joined = False
 
-    async def follow(
-        self, stream: EventStream, start: StreamPosition | None
-    ) -> AsyncIterator[RowMapping]:
+    async def follow(self, stream: EventStream, start: Any) -> AsyncIterator[RowMapping]:
         position = start if self._resume is UNKNOWN else self._resume
+        if position is LIVE:
+            position = await stream.end_position()
         if await self._meets_group(position):
             return
         async for row in stream.follow(position):

@@ -89,9 +89,8 @@ class PetFeed:
         self._rows.append(row)
         self._wake.set()
 
-    async def follow(
-        self, stream: EventStream, start: StreamPosition | None
-    ) -> AsyncIterator[RowMapping]:
+    async def follow(self, stream: EventStream, start: Any) -> AsyncIterator[RowMapping]:
+        # From now on (a pet's subscription has no other start): where the index is.
         index = self._index
         index.add(self)
         try:
