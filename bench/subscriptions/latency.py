@@ -26,6 +26,8 @@ from harness.seeding import random_price
 from harness.server import TOKEN_NAME, Server
 from subscriptions.clients import ClientPlan, client_child
 
+PRIME_CHUNK = 200
+
 
 @dataclass
 class LatencyRun:
@@ -156,13 +158,17 @@ async def latency_run(
             deadline = time.monotonic() + 120
             while True:
                 if kind == "pets":
-                    # One event on each followed pet, in one statement.
-                    await conn.execute(
-                        "insert into pet_price_change_events (pet_id, new_price)"
-                        " select unnest($1::uuid[]), 20",
-                        [uuid.UUID(p) for p in followed],
-                    )
-                    await asyncio.sleep(2.0)
+                    # One event on each followed pet, PRIME_CHUNK pets per statement:
+                    # each first event reads its pet (pet_after), and thousands at
+                    # once would wait on the server's pool past its timeout.
+                    for chunk in range(0, len(followed), PRIME_CHUNK):
+                        await conn.execute(
+                            "insert into pet_price_change_events (pet_id, new_price)"
+                            " select unnest($1::uuid[]), 20",
+                            [uuid.UUID(p) for p in followed[chunk : chunk + PRIME_CHUNK]],
+                        )
+                        await asyncio.sleep(0.25)
+                    await asyncio.sleep(1.0)
                 else:
                     await insert()
                     await asyncio.sleep(0.1)
