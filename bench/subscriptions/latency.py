@@ -275,7 +275,7 @@ def say_case_table(runs: list[LatencyRun], idle_rss: dict[int, float]) -> None:
     say(
         f"{'case':<34} {'layout':<38} {'received/expected':>18} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>8} {'drain s':>7} {'RSS MiB':>8} {'KiB/sub':>8} "
-        f"{'msg/s':>7} {'server':>6} {'client':>6} {'pg':>5} {'other':>5}"
+        f"{'msg/s':>7} {'us/msg':>6} {'server':>6} {'client':>6} {'pg':>5} {'other':>5}"
     )
     for run in runs:
         field_name = "petChanged(id:) own pet" if run.kind == "pets" else "events"
@@ -284,16 +284,23 @@ def say_case_table(runs: list[LatencyRun], idle_rss: dict[int, float]) -> None:
         per_sub /= run.subscribers
         seconds = run.write_seconds + run.drain_seconds
         rate = run.received / seconds if seconds else math.nan
+        # Server CPU per message received: what one core could push, unshared.
+        cost = (
+            run.cpu.get("server", math.nan) / 100 * seconds / run.received * 1e6
+            if run.received
+            else math.nan
+        )
         say(
             f"{case:<34} {run.layout:<38} {f'{run.received}/{run.expected}':>18} "
             f"{run.percentile(0.5):>8.1f} {run.percentile(0.99):>8.1f} "
             f"{run.percentile(1.0):>8.1f} {run.drain_seconds:>7.2f} {run.rss_mib:>8.1f} "
-            f"{per_sub:>8.1f} {rate:>7.0f} {cpu_cell(run.cpu, 'server'):>6} "
+            f"{per_sub:>8.1f} {rate:>7.0f} {cost:>6.1f} {cpu_cell(run.cpu, 'server'):>6} "
             f"{cpu_cell(run.cpu, 'client'):>6} {cpu_cell(run.cpu, 'pg'):>5} "
             f"{cpu_cell(run.cpu, 'other'):>5}"
         )
     say(
         "KiB/sub: (server RSS with every subscription open and primed - idle RSS of a fresh "
         "server with as many workers) / subscribers; msg/s: messages received / (write + "
-        "drain seconds); cpu: % of one core over the write+drain window"
+        "drain seconds); us/msg: server CPU microseconds per message received (1e6/us/msg: "
+        "the messages/s one core could push); cpu: % of one core over the write+drain window"
     )
