@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graphql_petstore import error_codes, graphiql
+from graphql_petstore.api import retryable
 from graphql_petstore.api.context import Context
 from graphql_petstore.api.library_internals import (
     HTTP_OPERATION_TYPES,
@@ -43,6 +45,7 @@ from graphql_petstore.database.horizon import HorizonWatch
 from graphql_petstore.database.migrations import load_migrations
 from graphql_petstore.database.routing import PRIMARY, REPLICA_CONNECT_TIMEOUT, Node, Router
 from graphql_petstore.database.stream import EventStream
+from graphql_petstore.deadline import RequestDeadlineMiddleware
 from graphql_petstore.json_output import encode
 from graphql_petstore.middleware import (
     BodySizeLimitMiddleware,
@@ -132,6 +135,13 @@ class PetstoreGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         return encode(data)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if retryable.failed_whole(response_data):
+            response.status_code = 503
+            response.headers.raw.extend(retryable.headers())
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -248,23 +258,26 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pooled = settings.database_pooler == "transaction"
-        engine = create_engine(database_url, settings.pool_size, transaction_pooler=pooled)
-        pool = create_pool(database_url, settings.pool_size, transaction_pooler=pooled)
+        # How long a request waits for a connection, and a statement may run.
+        bounded = functools.partial(
+            create_pool,
+            transaction_pooler=pooled,
+            pool_timeout=settings.pool_timeout,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        bounded_engine = functools.partial(
+            create_engine,
+            transaction_pooler=pooled,
+            pool_timeout=settings.pool_timeout,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        engine = bounded_engine(database_url, settings.pool_size)
+        pool = bounded(database_url, settings.pool_size)
         replicas = [
             Node(
                 f"replica-{number}",
-                create_pool(
-                    url,
-                    settings.pool_size,
-                    transaction_pooler=pooled,
-                    connect_timeout=REPLICA_CONNECT_TIMEOUT,
-                ),
-                create_engine(
-                    url,
-                    settings.pool_size,
-                    transaction_pooler=pooled,
-                    connect_timeout=REPLICA_CONNECT_TIMEOUT,
-                ),
+                bounded(url, settings.pool_size, connect_timeout=REPLICA_CONNECT_TIMEOUT),
+                bounded_engine(url, settings.pool_size, connect_timeout=REPLICA_CONNECT_TIMEOUT),
                 replica=True,
             )
             for number, url in enumerate(settings.read_replica_urls, 1)
@@ -343,6 +356,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Middleware(RequestIdMiddleware),
         Middleware(ConsistencyTokenMiddleware),
         Middleware(ObservabilityMiddleware, settings=settings),
+        Middleware(RequestDeadlineMiddleware, timeout=settings.request_timeout),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(WebSocketLimitMiddleware, max_connections=settings.max_websockets),
     ]

@@ -18,6 +18,7 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+QUERY_COST_EXCEEDED = "QUERY_COST_EXCEEDED"
 SUBSCRIPTION_NEEDS_WEBSOCKET = "SUBSCRIPTION_NEEDS_WEBSOCKET"
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
@@ -27,6 +28,9 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 APPEND_OUTCOME_UNKNOWN = "APPEND_OUTCOME_UNKNOWN"
+DATABASE_BUSY = "DATABASE_BUSY"
+STATEMENT_TIMEOUT = "STATEMENT_TIMEOUT"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -74,6 +78,13 @@ CODES: tuple[Code, ...] = (
         "The document has more tokens than `PETSTORE_MAX_QUERY_TOKENS`; it was not parsed further.",
     ),
     Code(
+        QUERY_COST_EXCEEDED,
+        "The operation may return more objects than `PETSTORE_MAX_QUERY_COST`: page sizes "
+        "multiplied through the nesting (see the README's Limits). It was not run; "
+        "`extensions.cost` and `extensions.limit` give both numbers.",
+        example="`{ pets(first: 500) { nodes { offspring { offspring { id } } } } }`",
+    ),
+    Code(
         SUBSCRIPTION_NEEDS_WEBSOCKET,
         "A subscription was sent over plain HTTP. Subscriptions are served over a "
         "WebSocket on the same /graphql (graphql-transport-ws or graphql-ws).",
@@ -109,8 +120,8 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         DATABASE_UNAVAILABLE,
-        "A write could not reach the database, or its connection was lost and the server "
-        "made sure that nothing was stored: retry.",
+        "The database could not be reached (a read), or a write could not reach it or lost "
+        "its connection and the server made sure that nothing was stored: retry.",
         retryable=True,
     ),
     Code(
@@ -118,6 +129,25 @@ CODES: tuple[Code, ...] = (
         "The database connection broke during a write and the server could not learn "
         "whether it committed; `extensions.eventId` is the event's id: look it up before "
         "retrying a write without an idempotencyKey.",
+        retryable=True,
+    ),
+    Code(
+        DATABASE_BUSY,
+        "Every database connection of the server stayed in use for `PETSTORE_POOL_TIMEOUT` "
+        "seconds: nothing was run (a write stored nothing). Retry after a pause.",
+        retryable=True,
+    ),
+    Code(
+        STATEMENT_TIMEOUT,
+        "PostgreSQL cancelled a statement that ran longer than `PETSTORE_STATEMENT_TIMEOUT` "
+        "(SQLSTATE 57014); a write stored nothing.",
+        retryable=True,
+    ),
+    Code(
+        REQUEST_TIMEOUT,
+        "The request ran longer than `PETSTORE_REQUEST_TIMEOUT` and was stopped. Never the "
+        "answer to a write that reached the database: a write is always seen through to "
+        "its outcome.",
         retryable=True,
     ),
     Code(
@@ -159,6 +189,25 @@ def markdown() -> str:
         meaning = code.meaning + (f" Example: {code.example}." if code.example else "")
         lines.append(f"| `{code.name}` | {'yes' if code.retryable else ''} | {meaning} |")
     lines += [
+        "",
+        "## HTTP status",
+        "",
+        "An operation that failed as a whole for a retryable reason — no `data` at",
+        "all, and every error one of `DATABASE_UNAVAILABLE`, `DATABASE_BUSY`,",
+        "`STATEMENT_TIMEOUT`, `REQUEST_TIMEOUT` — is answered with HTTP 503 and a",
+        "`Retry-After` header (seconds), its body the usual GraphQL response. Anything",
+        "else that the server answers is HTTP 200 (or 4xx for a request that is not",
+        "GraphQL over HTTP at all), `APPEND_OUTCOME_UNKNOWN` included: that write may",
+        "be stored, and the client must look its `eventId` up before it retries.",
+        "",
+        "GraphQL over HTTP allows this for `application/graphql-response+json`: a",
+        "response whose `data` is null (or absent) may carry a 4xx or 5xx status. For",
+        "`application/json` the specification says a server *should* answer 200 to",
+        "every well-formed request; this server answers 503 there too, deliberately:",
+        "the status is what proxies, load balancers and HTTP retry policies act on,",
+        "and clients that read the body of a non-2xx response (Apollo Client's",
+        "HttpLink and urql's fetch exchange do) still find `errors` with their codes.",
+        "A response with partial `data` stays 200 whatever its errors.",
         "",
         "## userErrors",
         "",

@@ -21,6 +21,14 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_METADATA_BYTES = 16_384
 DEFAULT_MAX_QUERY_TOKENS = 2_000
+# The objects an operation may return (api/cost.py): 200 pets with their
+# history's default page cost 10,401; 199 pets with all their offspring
+# 99,700, 200 of them 100,201; GraphiQL's introspection query 41,740.
+DEFAULT_MAX_QUERY_COST = 100_000
+# Seconds: a request's time limit; a statement's (PostgreSQL statement_timeout,
+# by default the request's); the wait for a free database connection.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_POOL_TIMEOUT = 5.0
 DEFAULT_SUBSCRIPTIONS = "listen"
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
@@ -64,6 +72,11 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
     max_query_tokens: int = DEFAULT_MAX_QUERY_TOKENS
+    max_query_cost: int = DEFAULT_MAX_QUERY_COST
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    # None: request_timeout.
+    statement_timeout: float | None = None
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT
     # "listen": LISTEN/NOTIFY wakes subscriptions; "poll": they re-read every
     # poll_interval seconds (for transaction-pooling proxies). In listen mode
     # poll_interval is the safety net for events that became visible silently.
@@ -111,6 +124,12 @@ class Settings:
     # before a warning names it (database/horizon.py).
     horizon_warning_after: float = DEFAULT_HORIZON_WARNING_AFTER
 
+    @property
+    def statement_timeout_ms(self) -> int:
+        """PostgreSQL's statement_timeout for the server's sessions."""
+        seconds = self.request_timeout if self.statement_timeout is None else self.statement_timeout
+        return max(1, round(seconds * 1000))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -131,6 +150,16 @@ class Settings:
             max_query_tokens=_positive_int(
                 env, "PETSTORE_MAX_QUERY_TOKENS", DEFAULT_MAX_QUERY_TOKENS
             ),
+            max_query_cost=_positive_int(env, "PETSTORE_MAX_QUERY_COST", DEFAULT_MAX_QUERY_COST),
+            request_timeout=_positive_float(
+                env, "PETSTORE_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT
+            ),
+            statement_timeout=(
+                _positive_float(env, "PETSTORE_STATEMENT_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)
+                if env.get("PETSTORE_STATEMENT_TIMEOUT", "").strip()
+                else None
+            ),
+            pool_timeout=_positive_float(env, "PETSTORE_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT),
             subscriptions=_subscriptions(env, pooler),
             poll_interval=_positive_float(env, "PETSTORE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
             max_subscriptions_per_connection=_positive_int(

@@ -21,6 +21,7 @@ from graphql_petstore.api.types import ErrorCode
 from graphql_petstore.app import create_app
 from graphql_petstore.database import appends
 from graphql_petstore.settings import Settings
+from tests.api.slow_database import PETS, pets_locked, until, warm
 from tests.api.store import Store, event_count
 from tests.conftest import API_TOKEN, API_TOKEN_NAME
 
@@ -149,6 +150,25 @@ async def _outcome_unknown(s: Situation, monkeypatch: pytest.MonkeyPatch) -> htt
     return await s.write_while_the_connection_breaks(settle=False)
 
 
+async def _busy(s: Situation) -> httpx.Response:
+    # One connection, held by a read that waits for the test's lock.
+    async with s.client(pool_size=1, pool_timeout=0.3) as http:
+        await warm(http, 1)
+        async with pets_locked(s.conn):
+            blocked = asyncio.ensure_future(http.post("/graphql", json={"query": PETS}))
+            await until(s.conn, 1)
+            response = await http.post("/graphql", json={"query": PETS})
+        await blocked
+        return response
+
+
+async def _slow_read(s: Situation, **settings: Any) -> httpx.Response:
+    async with s.client(**settings) as http:
+        await warm(http, 1)
+        async with pets_locked(s.conn):
+            return await http.post("/graphql", json={"query": PETS})
+
+
 Trigger = Callable[..., Awaitable[httpx.Response]]
 TRIGGERS: dict[str, Trigger] = {
     error_codes.GRAPHQL_PARSE_FAILED: lambda s: s.post({"query": "{ pets {"}),
@@ -163,6 +183,9 @@ TRIGGERS: dict[str, Trigger] = {
     error_codes.TOO_MANY_TOKENS: lambda s: s.post(
         {"query": "{ " + " ".join("__typename" for _ in range(2001)) + " }"}
     ),
+    error_codes.QUERY_COST_EXCEEDED: lambda s: s.post(
+        {"query": "{ pets(first: 500) { nodes { offspring { offspring { id } } } } }"}
+    ),
     error_codes.SUBSCRIPTION_NEEDS_WEBSOCKET: lambda s: s.post(
         {"query": "subscription { events { id } }"}
     ),
@@ -174,6 +197,9 @@ TRIGGERS: dict[str, Trigger] = {
     error_codes.FORBIDDEN: _forbidden,
     error_codes.DATABASE_UNAVAILABLE: lambda s: s.write_while_the_connection_breaks(True),
     error_codes.APPEND_OUTCOME_UNKNOWN: _outcome_unknown,
+    error_codes.DATABASE_BUSY: _busy,
+    error_codes.STATEMENT_TIMEOUT: lambda s: _slow_read(s, statement_timeout=0.3),
+    error_codes.REQUEST_TIMEOUT: lambda s: _slow_read(s, request_timeout=0.3),
     error_codes.PAYLOAD_TOO_LARGE: _too_large,
     error_codes.INTERNAL_SERVER_ERROR: _internal_error,
 }

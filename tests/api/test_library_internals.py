@@ -20,8 +20,8 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from graphql_petstore.api.library_internals import coded_rule, is_token_limit
-from graphql_petstore.api.schema import create_schema, limit_rules
+from graphql_petstore.api.library_internals import is_token_limit
+from graphql_petstore.api.schema import create_schema
 from graphql_petstore.app import PetstoreGraphQL
 from graphql_petstore.settings import Settings
 
@@ -48,18 +48,6 @@ def test_strawberry_scalars_still_raise_literal_errors_without_a_node() -> None:
 
 def uuid_type_schema() -> GraphQLSchema:
     return create_schema(Settings())._schema
-
-
-def test_strawberry_limiters_still_report_to_the_context_without_a_code() -> None:
-    schema = create_schema(Settings())._schema
-    rules = limit_rules(Settings(max_depth=2))
-    document = parse("{ pets { edges { node { mother { id } } } } }")
-    [error] = validate(schema, document, rules)
-    assert error.extensions == {"code": "QUERY_TOO_DEEP"}
-    uncoded = [rule.__mro__[1] for rule in rules]
-    [raw] = validate(schema, document, uncoded)
-    assert not (raw.extensions or {}).get("code"), "strawberry codes its limits now"
-    assert coded_rule(uncoded[0], "X").__name__.startswith("Coded")
 
 
 def test_strawberry_http_view_still_decides_operation_types_in_execute_single() -> None:

@@ -16,8 +16,11 @@ CHUNK = 65_536
 
 
 class Proxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, upstream_socket: str | None = None) -> None:
+        """To PostgreSQL on 127.0.0.1:`upstream_port`, or on the unix socket
+        `upstream_socket` (a path) when given."""
         self.upstream_port = upstream_port
+        self.upstream_socket = upstream_socket
         self.port = 0
         self.cuts = 0
         self._down = False
@@ -58,9 +61,12 @@ class Proxy:
             client.transport.abort()
             return
         try:
-            upstream_reader, upstream = await asyncio.open_connection(
-                "127.0.0.1", self.upstream_port
-            )
+            if self.upstream_socket is not None:
+                upstream_reader, upstream = await asyncio.open_unix_connection(self.upstream_socket)
+            else:
+                upstream_reader, upstream = await asyncio.open_connection(
+                    "127.0.0.1", self.upstream_port
+                )
         except OSError:
             client.transport.abort()
             return

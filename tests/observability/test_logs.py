@@ -15,10 +15,12 @@ import asyncpg
 
 from graphql_petstore.observability.logs import (
     MAX_LOGGED_TEXT,
+    RequestContext,
     TextFormatter,
     cut,
     json_formatter,
     resolve_format,
+    write_json_line,
 )
 from tests.subscriptions.support import API_TOKEN, ARRIVE, Server, ServerFactory
 
@@ -145,6 +147,30 @@ def test_a_text_line_carries_the_fields_after_the_message() -> None:
     as_json = json.loads(json_formatter().format(record))
     assert as_json["request_id"] == "abc"
     assert as_json["level"] == "INFO"
+
+
+def test_a_lone_surrogate_from_the_client_still_makes_a_json_line() -> None:
+    """orjson refuses such a str; the line must still be written, and parse."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestContext())
+    logger = logging.getLogger("graphql_petstore.test_surrogate")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        assert write_json_line(logger, logging.INFO, "POST /graphql 200", {"name": "a\ud800b"})
+        record = logging.LogRecord(logger.name, logging.INFO, "", 0, "m", (), None)
+        record.__dict__["_fields"] = {"name": "c\udfffd"}
+        logger.handle(record)
+    finally:
+        logger.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["name"] == "a\ud800b"
+    assert first["message"] == "POST /graphql 200"
+    assert "T" in first["time"]  # ISO 8601, as orjson writes it
+    assert second["name"] == "c\udfffd"
 
 
 def test_the_format_is_text_on_a_terminal_and_json_otherwise() -> None:

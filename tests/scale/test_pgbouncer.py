@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from graphql_petstore.app import create_app
+from graphql_petstore.database.engine import session_settings
 from graphql_petstore.database.migrations import migrate
+from graphql_petstore.database.pool import pool_settings
 from tests.conftest import GraphQLClient
 from tests.scale import workload
 from tests.scale.cluster import Cluster
@@ -80,7 +82,7 @@ async def test_without_the_pooler_setting_prepared_statements_fail_through_pgbou
     lenient = PgBouncer(
         cluster.primary.url(),
         pool_size=POOL_SIZE,
-        ignore_startup_parameters="idle_in_transaction_session_timeout, petstore.notify, jit",
+        ignore_startup_parameters=", ".join(pool_settings(session_settings(1))),
     )
     try:
         async with client_of(lenient.url(scale_database, API_USER)) as gql:

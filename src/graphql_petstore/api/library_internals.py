@@ -9,9 +9,6 @@ upgrade changes any of it.
   written in the document does not parse, and graphql-core's
   ValuesOfCorrectTypeRule reports it as it is: without `locations`. Each
   scalar's parse_literal is wrapped to add the node.
-- strawberry's limiters (QueryDepthLimiter, MaxAliasesLimiter) report their
-  errors to the validation context directly, with no code; their rule is
-  given a context that adds one.
 - strawberry's HTTP view runs a subscription sent over plain HTTP as if it
   were a query (and fails on the non-null root field); `execute_single` is
   where it decides which operation types an HTTP request may run.
@@ -43,7 +40,6 @@ from graphql import (
     ValueNode,
     is_specified_scalar_type,
 )
-from graphql.validation import ASTValidationRule, ValidationContext
 from starlette.websockets import WebSocketDisconnect
 from starlette.websockets import WebSocketDisconnected as SendAfterClose
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -96,33 +92,6 @@ def _located(parse_literal: Any) -> Any:
     parse._petstore_located = True  # type: ignore[attr-defined]
     parse._petstore_original = parse_literal  # type: ignore[attr-defined]
     return parse
-
-
-def coded_rule(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
-    """`rule`, its errors carrying `code`."""
-
-    class Coded(rule):  # type: ignore[misc,valid-type]
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(_CodingContext(context, code))
-
-    Coded.__name__ = f"Coded{rule.__name__}"
-    return Coded
-
-
-class _CodingContext:
-    """A validation context whose reported errors carry a code."""
-
-    def __init__(self, context: ValidationContext, code: str) -> None:
-        self._context = context
-        self._code = code
-
-    def report_error(self, error: GraphQLError) -> None:
-        if not (error.extensions or {}).get("code"):
-            error.extensions = {**(error.extensions or {}), "code": self._code}
-        self._context.report_error(error)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
 
 
 HTTP_OPERATION_TYPES = {

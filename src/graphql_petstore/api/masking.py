@@ -9,6 +9,7 @@ the ones raised on purpose with a code, and for everything else only
     other errors of the whole request BAD_USER_INPUT: variables that do not
     (no path)                         fit their types
     raised with a code                as raised
+    a retryable database failure      its code, retryable (api/retryable.py)
     anything else                     INTERNAL_SERVER_ERROR, masked
 
 Errors reach a response by two ways in strawberry: those of execution pass
@@ -28,6 +29,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from graphql_petstore import error_codes
+from graphql_petstore.api import retryable
 from graphql_petstore.api.library_internals import is_token_limit
 
 logger = logging.getLogger("graphql_petstore.errors")
@@ -52,7 +54,7 @@ def _is_unexpected(error: GraphQLError) -> bool:
 def _give_code(error: GraphQLError) -> bool:
     """Gives a public error its code; False when the error is to be masked."""
     if _is_unexpected(error):
-        return False
+        return retryable.give_code(error)
     if _code(error):
         return True
     if isinstance(error, GraphQLSyntaxError):

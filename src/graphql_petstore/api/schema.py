@@ -10,10 +10,8 @@ from graphql.execution import Executor as GraphQLExecutionContext
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 
@@ -22,10 +20,11 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
-from graphql_petstore import error_codes
+from graphql_petstore.api.cost import CostModels, QueryCostLimit
 from graphql_petstore.api.descriptions import describe
+from graphql_petstore.api.document_limits import alias_rule, depth_rule
 from graphql_petstore.api.execution import PetstoreExecutor
-from graphql_petstore.api.library_internals import coded_rule, locate_scalar_errors
+from graphql_petstore.api.library_internals import locate_scalar_errors
 from graphql_petstore.api.masking import MaskUnexpectedErrors, code_request_errors
 from graphql_petstore.api.mutations import Mutation
 from graphql_petstore.api.queries import Query
@@ -44,16 +43,7 @@ MAX_ALIASES = 30
 def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     """The server's limits, as validation rules: strawberry's path and the
     compiled path validate with the same ones."""
-    return [
-        *(
-            coded_rule(rule, error_codes.QUERY_TOO_DEEP)
-            for rule in QueryDepthLimiter(max_depth=settings.max_depth).validation_rules
-        ),
-        *(
-            coded_rule(rule, error_codes.TOO_MANY_ALIASES)
-            for rule in MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
-        ),
-    ]
+    return [depth_rule(settings.max_depth), alias_rule(MAX_ALIASES)]
 
 
 def validation_rules(limits: list[type[ASTValidationRule]]) -> list[type[ASTValidationRule]]:
@@ -88,6 +78,7 @@ def create_schema(
     limit_rules_ = limits if limits is not None else limit_rules(settings)
     if documents is not None and documents.trusted_only:
         limit_rules_ = [*limit_rules_, trusted_documents_rule(documents)]
+    costs = CostModels(settings)
     schema = PetstoreSchema(
         query=Query,
         mutation=Mutation,
@@ -105,6 +96,7 @@ def create_schema(
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: AddValidationRules(limit_rules_),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: QueryCostLimit(models=costs, limit=settings.max_query_cost),
             MaskUnexpectedErrors,
             ReadRouting,
         ],

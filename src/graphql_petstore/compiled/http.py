@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
+import asyncpg
 import orjson
 from graphql import GraphQLError, GraphQLSchema, OperationType
 from graphql.execution.values import get_variable_values
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphql_petstore.api import retryable
 from graphql_petstore.api.commands import build_command
 from graphql_petstore.api.context import writer
 from graphql_petstore.api.mutations import append_failure
@@ -34,7 +36,7 @@ from graphql_petstore.database.appends import (
     AppendOutcomeUnknown,
     run_append,
 )
-from graphql_petstore.database.pool import ConnectionPool
+from graphql_petstore.database.pool import ConnectionPool, PoolTimeoutError
 from graphql_petstore.database.routing import Route, Router
 from graphql_petstore.json_output import encode
 from graphql_petstore.observability import current_request, event_appended
@@ -70,7 +72,9 @@ class CompiledGraphQL:
         if scope["method"] == "GET" and (resolved is not None or _query_in_url(scope)):
             # Queries only: strawberry refuses a mutation over GET.
             request = resolved if resolved is not None else _url_request(scope)
-            answer = await self._answer(scope, request, queries_only=True)
+            answer = await self._answer_or_refuse(scope, request, send, queries_only=True)
+            if answer is _REFUSED:
+                return
             if answer is None:
                 self.passed_on += 1
                 await self.strawberry(*for_strawberry(scope, receive), send)
@@ -84,7 +88,9 @@ class CompiledGraphQL:
                     request = orjson.loads(body)
                 except orjson.JSONDecodeError:
                     request = None
-            answer = await self._answer(scope, request)
+            answer = await self._answer_or_refuse(scope, request, send)
+            if answer is _REFUSED:
+                return
             if answer is None:
                 self.passed_on += 1
                 await self.strawberry(*for_strawberry(scope, _replay(body, receive)), send)
@@ -93,14 +99,27 @@ class CompiledGraphQL:
             await self.strawberry(*for_strawberry(scope, receive), send)
             return
         self.answered += 1
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*_HEADERS, (b"content-length", str(len(answer)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await _send(send, 200, answer)
+
+    async def _answer_or_refuse(
+        self, scope: Scope, request: object, send: Send, queries_only: bool = False
+    ) -> bytes | None:
+        """The response body, or None (strawberry answers), or _REFUSED: a
+        retryable failure, answered here with 503 (not again by strawberry,
+        which would wait as long for the same busy database)."""
+        try:
+            return await self._answer(scope, request, queries_only)
+        except _Retryable as failure:
+            body = failure.body
+            if body is None:
+                error = retryable.error(failure.code)
+                record = current_request()
+                if record is not None:
+                    record.note_errors([error], "")
+                body = encode({"data": None, "errors": [error.formatted]}).encode()
+            self.answered += 1
+            await _send(send, 503, body, retryable.headers())
+            return _REFUSED
 
     async def _answer(
         self, scope: Scope, request: object, queries_only: bool = False
@@ -127,6 +146,8 @@ class CompiledGraphQL:
         )
         if isinstance(coerced, list):
             return None  # strawberry reports the variables' errors
+        if self.plans.over_budget(plan, coerced.coerced):
+            return None  # strawberry refuses it (QUERY_COST_EXCEEDED) before it runs
         compiled = self.plans.compiled(plan, coerced.coerced)
         if compiled is None:
             return None
@@ -184,6 +205,12 @@ class CompiledGraphQL:
                 lambda conn: conn.fetchval(write.append.sql, *write.append.arguments(bindings)),
                 lambda conn: conn.fetchval(write.settle.sql, *write.settle.arguments(bindings)),
             )
+        except (PoolTimeoutError, asyncpg.QueryCanceledError) as exc:
+            # Nothing was stored: no connection, or the statement ran past
+            # its time limit and was rolled back.
+            code = retryable.code_of(exc)
+            assert code is not None
+            raise _Retryable(code) from exc
         except (AppendNotStored, AppendOutcomeUnknown) as exc:
             # Not for strawberry to try again: answered as its resolver would.
             error = append_failure(exc)
@@ -199,6 +226,9 @@ class CompiledGraphQL:
             answer: dict[str, object] = {"data": None, "errors": [located.formatted]}
             if reported is not None:
                 answer["extensions"] = reported.extensions()
+            if retryable.failed_whole(answer):
+                code = str((error.extensions or {}).get("code"))
+                raise _Retryable(code, encode(answer).encode()) from exc
             return encode(answer).encode()
         except Exception:
             # Nothing was stored (a rule refused the event, the statement
@@ -229,11 +259,44 @@ async def _read(
         return None
     try:
         text: str | None = await router.fetchval(route, statement.sql, *arguments)
-    except Exception:
+    except Exception as exc:
+        code = retryable.code_of(exc)
+        if code is not None:
+            raise _Retryable(code) from exc
         # strawberry runs the request again and reports what went wrong
         logger.debug("compiled read failed; strawberry answers", exc_info=True)
         return None
     return text
+
+
+class _Retryable(Exception):
+    """A retryable failure of the whole request; `body` its answer when made
+    already."""
+
+    def __init__(self, code: str, body: bytes | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.body = body
+
+
+_REFUSED = b""
+
+
+async def _send(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *_HEADERS,
+                (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _data(text: str, route: Route | None) -> bytes:

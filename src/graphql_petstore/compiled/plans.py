@@ -3,11 +3,13 @@
 A plan belongs to one document text and operation name. It is made the
 first time they arrive: parsed (with the token limit) and validated (with the
 schema's rules and the server's limits) exactly as strawberry would, or
-refused when anything is wrong, so that strawberry answers it. A plan then
-holds one compiled statement per *variant*: requests whose variables have
-the same shape (arguments/shape_of: which are null, which input fields are
-given, which lists are empty, the Booleans of @skip and @include) share one
-statement; only their values differ, bound as its parameters.
+refused when anything is wrong, so that strawberry answers it. A plan holds
+the operation's cost model (a request over the budget is refused by
+strawberry's path, never run here) and one compiled statement per
+*variant*: requests whose variables have the same shape
+(arguments/shape_of: which are null, which input fields are given, which
+lists are empty, the Booleans of @skip and @include) share one statement;
+only their values differ, bound as its parameters.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 
+from graphql_petstore.api.cost import CostModel, model_of
 from graphql_petstore.caches import BoundedCache
 from graphql_petstore.compiled import operations
 from graphql_petstore.compiled.arguments import Bindings, RequestValueError, shape_of
@@ -57,6 +60,8 @@ class Plan:
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
     variables: tuple[str, ...]
+    # What a request of it may cost, given its variables (api/cost.py).
+    cost: CostModel
     variants: dict[tuple[Any, ...], Compiled | None] = field(default_factory=dict)
 
 
@@ -98,12 +103,20 @@ class Plans:
             OperationType.MUTATION,
         ):
             return None
+        cost = model_of(self.schema, document, operation_name, self.settings.max_page_size)
+        assert cost is not None, "the operation was found"
         return Plan(
             kind=operation.operation,
             operation=operation,
             fragments=_fragments(document),
             variables=tuple(d.variable.name.value for d in operation.variable_definitions or ()),
+            cost=cost,
         )
+
+    def over_budget(self, plan: Plan, variables: dict[str, Any]) -> bool:
+        """Whether a request of `plan` with these (coerced) variables may cost
+        more than PETSTORE_MAX_QUERY_COST: strawberry refuses it then."""
+        return plan.cost.evaluate(variables) > self.settings.max_query_cost
 
     def compiled(self, plan: Plan, variables: dict[str, Any]) -> Compiled | None:
         """The statement of the variant these variables make; None when

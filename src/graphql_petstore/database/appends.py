@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from graphql_petstore import deadline
 from graphql_petstore.database.pool import (
     ConnectionPool,
     PetstoreConnection,
@@ -200,6 +201,9 @@ async def run_append(
     the database cannot be asked in time. DomainError (a rule refused the
     event), other database errors (the statement failed, so its transaction
     rolled back) and PoolTimeoutError (nothing was sent) pass through."""
+    # From here the request runs to the write's outcome: neither its time
+    # limit nor its client leaving may cancel it (graphql_petstore.deadline).
+    deadline.hold()
     sent = False
     backend: tuple[int, Any] | None = None
     try:

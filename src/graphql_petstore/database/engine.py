@@ -5,7 +5,9 @@ Through a transaction-pooling proxy (`transaction_pooler`), neither keeps
 prepared statements, and no session settings are sent at connect: PgBouncer
 refuses startup parameters it does not know, and a setting made on one
 server session would not follow the next transaction anyway. The proxy (or
-the role) sets them instead; see pooler.py and docs/scaling.md.
+the role) sets them instead, statement_timeout included; see pooler.py and
+docs/scaling.md. (SET LOCAL per statement would cost a transaction and two
+round trips more for each of our single-statement requests.)
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from graphql_petstore.database.location import sqlalchemy_url
 from graphql_petstore.database.pool import ConnectionPool, pool_settings
 from graphql_petstore.json_output import stored_json
 from graphql_petstore.observability.pool import ObservedPool
+from graphql_petstore.settings import DEFAULT_POOL_TIMEOUT
 
 # Seconds a request waits for a free connection before it is refused as
-# retryable.
-POOL_TIMEOUT = 5.0
+# retryable (PETSTORE_POOL_TIMEOUT).
+POOL_TIMEOUT = DEFAULT_POOL_TIMEOUT
 
 SESSION_SETTINGS = {
     # Keep a transaction that a crashed client left open from holding back
@@ -31,6 +34,22 @@ SESSION_SETTINGS = {
     # batch of appends (see sql/0006_event_triggers.sql).
     "petstore.notify": "batched",
 }
+# Not through a transaction pooler, where the backend's client is the pooler.
+DIRECT_SESSION_SETTINGS = {
+    # A backend whose client closed its socket (a request stopped mid-statement
+    # on a connection that was then closed) notices within a second and stops
+    # instead of running on for nobody.
+    "client_connection_check_interval": "1000",
+}
+
+
+def session_settings(statement_timeout_ms: int | None) -> dict[str, str]:
+    """The settings sent at connect; with each request's statement time limit
+    (PETSTORE_STATEMENT_TIMEOUT: PostgreSQL cancels a statement past it)."""
+    made = {**SESSION_SETTINGS, **DIRECT_SESSION_SETTINGS}
+    if statement_timeout_ms is not None:
+        made["statement_timeout"] = str(statement_timeout_ms)
+    return made
 
 
 def _unnamed() -> str:
@@ -46,6 +65,8 @@ def create_engine(
     *,
     transaction_pooler: bool = False,
     connect_timeout: float | None = None,
+    pool_timeout: float = POOL_TIMEOUT,
+    statement_timeout_ms: int | None = None,
 ) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if transaction_pooler:
@@ -55,7 +76,7 @@ def create_engine(
             prepared_statement_name_func=_unnamed,
         )
     else:
-        connect_args["server_settings"] = SESSION_SETTINGS
+        connect_args["server_settings"] = session_settings(statement_timeout_ms)
     if connect_timeout is not None:
         connect_args["timeout"] = connect_timeout
     return create_async_engine(
@@ -64,7 +85,7 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
-        pool_timeout=POOL_TIMEOUT,
+        pool_timeout=pool_timeout,
         # Every statement of ours stands alone (an event is one INSERT; reads are
         # single SELECTs), so no BEGIN, COMMIT or reset-on-return ROLLBACK
         # round trips: asyncpg runs each statement in its own transaction.
@@ -81,12 +102,16 @@ def create_pool(
     *,
     transaction_pooler: bool = False,
     connect_timeout: float | None = None,
+    pool_timeout: float = POOL_TIMEOUT,
+    statement_timeout_ms: int | None = None,
 ) -> ConnectionPool:
     return ConnectionPool(
         url,
         pool_size,
-        timeout=POOL_TIMEOUT,
-        server_settings={} if transaction_pooler else pool_settings(SESSION_SETTINGS),
+        timeout=pool_timeout,
+        server_settings=(
+            {} if transaction_pooler else pool_settings(session_settings(statement_timeout_ms))
+        ),
         transaction_pooler=transaction_pooler,
         connect_timeout=connect_timeout,
     )

@@ -15,10 +15,14 @@ each statement's Parse with its Bind and Execute, in one message sequence
 that the proxy runs on one server session) and does not know which backend
 runs its statements.
 
-A connection that saw an error it cannot vouch for (a cancelled statement, a
-broken socket) is closed instead of returned; the next checkout opens a new
-one. Waiting for a free connection is bounded: past `timeout` the caller gets
-PoolTimeoutError, which the API reports as retryable.
+A connection that saw an error it cannot vouch for (a broken socket) is
+closed instead of returned; the next checkout opens a new one. One whose
+statement was cancelled (the request's time limit, its client gone) comes
+back once PostgreSQL has confirmed the cancel that asyncpg asked for: closed
+at once, its backend would run the statement on for nobody.
+
+Waiting for a free connection is bounded: past `timeout` the caller gets
+PoolTimeoutError, which the API reports as retryable (DATABASE_BUSY).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ def connection_lost(exc: BaseException) -> bool:
 # variant is one. Kept until the connection goes (the default expires them
 # after five minutes and prepares them again).
 STATEMENT_CACHE_SIZE = 1_024
+# Seconds a cancelled statement's connection may take to come back.
+RECOVER_TIMEOUT = 5.0
 
 
 class ConnectionPool:
@@ -86,6 +92,7 @@ class ConnectionPool:
         self._waiters: deque[asyncio.Future[PetstoreConnection | None]] = deque()
         self._open = 0  # connections made (or being made) and not yet closed
         self._closed = False
+        self._recovering: set[asyncio.Task[None]] = set()
 
     @property
     def in_use(self) -> int:
@@ -108,11 +115,31 @@ class ConnectionPool:
             else:
                 self._release(conn)
             raise
+        except asyncio.CancelledError:
+            # Cancelled mid-statement: asyncpg has sent PostgreSQL a cancel
+            # request; nobody else gets the connection before it took effect.
+            self._recover_later(conn)
+            raise
         except BaseException:
-            # Cancelled mid-statement, or the socket broke: the statement may
-            # still be running, so nobody else gets this connection.
+            # The socket broke: the statement may still be running, so nobody
+            # else gets this connection.
             self._discard(conn)
             raise
+        self._release(conn)
+
+    def _recover_later(self, conn: PetstoreConnection) -> None:
+        task = asyncio.get_running_loop().create_task(self._recover(conn))
+        self._recovering.add(task)
+        task.add_done_callback(self._recovering.discard)
+
+    async def _recover(self, conn: PetstoreConnection) -> None:
+        try:
+            # asyncpg runs this once the cancelled statement has ended.
+            async with asyncio.timeout(RECOVER_TIMEOUT):
+                await conn.fetchval("select 1")
+        except BaseException:
+            self._discard(conn)
+            return
         self._release(conn)
 
     async def _acquire(self) -> PetstoreConnection:
@@ -218,6 +245,8 @@ class ConnectionPool:
 
     async def close(self) -> None:
         self._closed = True
+        for task in list(self._recovering):
+            task.cancel()
         while self._idle:
             conn = self._idle.pop()
             self._open -= 1

@@ -84,7 +84,9 @@ async def missing_session_settings(url: str) -> list[str]:
     """The session settings that the server would set at connect and that
     sessions reached through `url` (a transaction pooler) lack, as the SQL
     that gives them to every such session."""
-    wanted = pool_settings(SESSION_SETTINGS)
+    # A statement time limit of any length (the server's own is
+    # PETSTORE_STATEMENT_TIMEOUT), so that no statement runs unbounded.
+    wanted = {**pool_settings(SESSION_SETTINGS), "statement_timeout": "10s"}
     conn = await asyncpg.connect(libpq_url(url), statement_cache_size=0, timeout=PROBE_TIMEOUT)
     try:
         who = await conn.fetchrow("select current_user as u, current_database() as d")
@@ -104,7 +106,7 @@ async def missing_session_settings(url: str) -> list[str]:
 
 
 def _same(name: str, actual: str, wanted: str) -> bool:
-    if name == "idle_in_transaction_session_timeout":
+    if name in ("idle_in_transaction_session_timeout", "statement_timeout"):
         # Shown with a unit ("1min"); anything shorter than the server's own
         # setting serves as well.
         return actual not in ("0", "")
@@ -129,7 +131,8 @@ async def check_transaction_pooler(url: str) -> None:
             "the sessions behind %s lack settings the server would make itself without a "
             "transaction pooler; without petstore.notify = batched every append sends a NOTIFY "
             "of its own. Give them to the role (%s), or to PgBouncer's database entry "
-            "(connect_query='SET petstore.notify TO batched; SET jit TO off')",
+            "(connect_query='SET petstore.notify TO batched; SET jit TO off; "
+            "SET statement_timeout TO 10000')",
             host,
             "; ".join(missing),
         )

@@ -12,6 +12,7 @@ told.
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import os
@@ -145,7 +146,7 @@ class JsonLines(JsonFormatter):
             **given,
             "time": datetime.fromtimestamp(record.created, tz=UTC),
         }
-        return orjson.dumps(line, default=str).decode()
+        return _dumps(line).decode()
 
 
 def write_json_line(
@@ -172,13 +173,28 @@ def write_json_line(
     if binary is not None:
         # orjson writes UTF-8 already: past the text layer, which would
         # decode and encode again (it holds nothing: every line ends in \n).
-        binary.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        binary.write(_dumps(line, orjson.OPT_APPEND_NEWLINE))
         binary.flush()
     else:
         stream = handler.stream
-        stream.write(orjson.dumps(line, default=str).decode() + "\n")
+        stream.write(_dumps(line).decode() + "\n")
         stream.flush()
     return True
+
+
+def _dumps(line: Mapping[str, Any], option: int = 0) -> bytes:
+    """orjson refuses a str that is not valid Unicode (a lone surrogate, which
+    a client can put into an operation name or a query): such a line is
+    written by the json module instead, which escapes it."""
+    try:
+        return orjson.dumps(line, default=str, option=option)
+    except TypeError:
+        text = json.dumps(line, default=_iso, ensure_ascii=True)
+        return (text + "\n" if option & orjson.OPT_APPEND_NEWLINE else text).encode()
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 _LEVEL_NAMES = {level: logging.getLevelName(level) for level in (10, 20, 30, 40, 50)}
