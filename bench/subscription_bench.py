@@ -18,7 +18,7 @@ own pets), with the server not running, in alternating rounds of four variants:
   c. one constant payload: pg_notify('petstore_events', '') instead;
   d. as a, with a LISTEN connection attached and draining the notifications.
 
-Part 2, latency: `graphql-petstore serve --workers 1`; S subscriptions
+Part 2, latency (without --cases): `graphql-petstore serve --workers 1`; S subscriptions
 `subscription { events { id } }` over graphql-transport-ws from separate client
 processes (S/--subs-per-connection WebSocket connections); once every subscription
 has received a priming event, events are INSERTed at --rate per second for
@@ -26,6 +26,18 @@ has received a priming event, events are INSERTed at --rate per second for
 each message's receipt time when the client reads it (time.perf_counter is
 CLOCK_MONOTONIC, shared by all processes). Every subscription must receive every
 measured event: any loss, duplicate or GraphQL error makes the run exit 1.
+
+With --cases (instead of --subscribers), each case runs on a fresh server:
+KIND:SUBSCRIBERS:WORKERS:RATE, KIND "events" (every subscriber on `events`) or
+"pets" (each on `petChanged(id:)` of a pet of its own; the events fall on those
+pets), e.g. the cases of issue 11:
+
+    .venv/bin/python bench/subscription_bench.py --skip-notify --pets 12000 \
+        --client-processes 4 --cases events:1000:1:20,events:10000:2:2,pets:10000:1:200
+
+--server-src DIR runs the server from another checkout's src/ (PYTHONPATH),
+e.g. the code before a change, with the same bench and the same database
+(`git worktree add /tmp/before main`; `--server-src /tmp/before/src`).
 """
 
 from __future__ import annotations
@@ -54,7 +66,7 @@ from harness.report import command_line, disturbed, say, say_machine
 from harness.results import Result
 from harness.seeding import SeedPlan, seed
 from harness.server import Server
-from subscriptions.latency import LatencyRun, latency_run, say_latency_table
+from subscriptions.latency import LatencyRun, latency_run, say_case_table, say_latency_table
 from subscriptions.notify import notify_cost, say_notify_table
 
 
@@ -72,6 +84,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write-seconds", type=float, default=5.0)
     parser.add_argument("--drain-timeout", type=float, default=30.0)
     parser.add_argument("--skip-notify", action="store_true", help="only part 2")
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="KIND:SUBSCRIBERS:WORKERS:RATE,... (KIND events or pets), each on a fresh server",
+    )
+    parser.add_argument(
+        "--server-src", default="", help="run the server from this src/ (another checkout)"
+    )
     add_keep_database(parser)
     return parser.parse_args(argv)
 
@@ -117,7 +137,15 @@ async def amain(args: argparse.Namespace) -> int:
 
         # ---- part 2
         token = uuid.uuid4().hex
-        server = Server(url, 1, None, token)
+        environment = {"PYTHONPATH": args.server_src} if args.server_src else {}
+        if args.cases:
+            await run_cases(args, url, token, pets, pg, environment, failures)
+            say(f"command: {command_line()}")
+            for failure in failures:
+                say(f"FAILURE: {failure}")
+            say(f"total time {time.perf_counter() - began:.0f} s")
+            return 1 if failures else 0
+        server = Server(url, 1, None, token, environment)
         stack.callback(server.stop)
         await server.wait_ready()
         await asyncio.sleep(1.0)
@@ -173,6 +201,58 @@ async def amain(args: argparse.Namespace) -> int:
             + ("no loss, no errors" if not failures else "INVALID RUN")
         )
     return 1 if failures else 0
+
+
+async def run_cases(
+    args: argparse.Namespace,
+    url: str,
+    token: str,
+    pets: list[str],
+    pg: Processes | None,
+    environment: dict[str, str],
+    failures: list[str],
+) -> None:
+    runs: list[LatencyRun] = []
+    idle: dict[int, float] = {}
+    for case in args.cases.split(","):
+        kind, subscribers, workers, rate = case.split(":")
+        server = Server(url, int(workers), None, token, environment)
+        try:
+            await server.wait_ready()
+            await asyncio.sleep(1.0)
+            idle_rss = rss_mib(server.processes)
+            idle.setdefault(int(workers), idle_rss)
+            groups: dict[str, Processes] = {
+                "writer": lambda: processes([os.getpid()]),
+                "server": server.processes,
+            }
+            if pg is not None:
+                groups["pg"] = pg
+            say(f"\ncase {case}: server {shlex.join(server.command)}; idle RSS {idle_rss:.1f} MiB")
+            run = await latency_run(
+                args, url, server, pets, int(subscribers), groups, kind, float(rate)
+            )
+            runs.append(run)
+            say(
+                f"  {run.layout}: connected in {run.connect_seconds:.1f} s; "
+                f"{run.received}/{run.expected} messages, p50 {run.percentile(0.5):.1f} ms, "
+                f"p99 {run.percentile(0.99):.1f} ms, drain {run.drain_seconds:.2f} s"
+            )
+            if run.lost or run.duplicates or run.errors:
+                failures.append(
+                    f"{case}: lost {run.lost}, duplicates {run.duplicates}, "
+                    f"errors {len(run.errors)} {run.errors[:2]}"
+                )
+            if server.process.poll() is not None:
+                failures.append(f"{case}: the server exited:\n{server.tail()}")
+        finally:
+            server.stop()
+    say("\n" + "=" * 100)
+    say(f"server code: {args.server_src or 'this checkout'}")
+    say_case_table(runs, idle)
+    bad = sum(disturbed(run.cpu) for run in runs)
+    if bad:
+        say(f"WARNING: other programs used over 25% of a core during {bad} case(s)")
 
 
 def main(argv: list[str] | None = None) -> int:

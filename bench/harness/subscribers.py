@@ -1,9 +1,11 @@
 """WebSocket subscribers in client processes of their own (graphql-transport-ws):
-each process opens `connections` WebSockets of `subs_per_connection` `events`
-subscriptions, records when each message arrives (time.perf_counter, which is
-CLOCK_MONOTONIC and so comparable between processes), and answers the parent's
-status and collect commands over a pipe. `Subscribers` starts and drives a
-group of them (subscription_bench's latency runs, soak.py)."""
+each process opens `connections` WebSockets of `subs_per_connection`
+subscriptions — all on `events` (kind "events", or the plan's own query), or
+each on `petChanged(id:)` of a pet of its own (kind "pets") — records when each
+message arrives (time.perf_counter, which is CLOCK_MONOTONIC and so comparable
+between processes), and answers the parent's status and collect commands over
+a pipe. `Subscribers` starts and drives a group of them (subscription_bench's
+latency runs, soak.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 from harness.load import run_async
 
 SUBSCRIPTION = "subscription Events { events { id } }"
+PET_SUBSCRIPTION = "subscription Pet($id: UUID) { petChanged(id: $id) { event { id } } }"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class ClientPlan:
     # Its `events` field is read from each message: `events { id }` at least.
     query: str = SUBSCRIPTION
     variables: dict[str, Any] = field(default_factory=dict)
+    kind: str = "events"
+    # kind "pets": subscription number n follows pets[n].
+    pets: tuple[str, ...] = ()
 
 
 def client_child(plan: ClientPlan, pipe: multiprocessing.connection.Connection) -> None:
@@ -57,6 +63,7 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
     sockets: list[Any] = []
     readers: list[asyncio.Task[None]] = []
     perf = time.perf_counter
+    pets = plan.kind == "pets"
 
     async def open_one(index: int) -> None:
         ws = await websockets.connect(
@@ -74,14 +81,12 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
         base = (first_connection + index) * subs_per_connection
         for j in range(subs_per_connection):
             seen[base + j] = set()
+            if plan.kind == "pets":
+                payload = {"query": PET_SUBSCRIPTION, "variables": {"id": plan.pets[base + j]}}
+            else:
+                payload = {"query": plan.query, "variables": plan.variables}
             await ws.send(
-                json.dumps(
-                    {
-                        "id": str(base + j),
-                        "type": "subscribe",
-                        "payload": {"query": plan.query, "variables": plan.variables},
-                    }
-                )
+                json.dumps({"id": str(base + j), "type": "subscribe", "payload": payload})
             )
         sockets.append(ws)
         readers.append(asyncio.create_task(read(ws)))
@@ -99,7 +104,8 @@ async def _client(plan: ClientPlan, pipe: multiprocessing.connection.Connection)
                     if payload.get("errors"):
                         errors.append(json.dumps(payload["errors"])[:300])
                         continue
-                    event_id = payload["data"]["events"]["id"]
+                    data = payload["data"]
+                    event_id = data["petChanged"]["event"]["id"] if pets else data["events"]["id"]
                     ids = seen[sub]
                     if event_id in ids:
                         duplicates += 1

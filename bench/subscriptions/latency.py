@@ -1,5 +1,6 @@
-"""Part 2: commit-to-receipt latency of the `events` subscription at S
-subscribers, against the real server."""
+"""Part 2: commit-to-receipt latency of subscriptions at S subscribers, against
+the real server: all on `events` (kind "events"), or each on
+`petChanged(id:)` of a pet of its own (kind "pets")."""
 
 from __future__ import annotations
 
@@ -25,11 +26,18 @@ from harness.seeding import random_price
 from harness.server import TOKEN_NAME, Server
 from harness.subscribers import ClientPlan, client_child
 
+PRIME_CHUNK = 200
+
 
 @dataclass
 class LatencyRun:
     subscribers: int
     layout: str
+    kind: str = "events"
+    workers: int = 1
+    rate: float = 0.0
+    # RSS of the server tree with every subscription open and primed, before writes.
+    connected_rss_mib: float = math.nan
     expected: int = 0
     received: int = 0
     duplicates: int = 0
@@ -57,15 +65,24 @@ async def latency_run(
     pets: list[str],
     subscribers: int,
     meter_groups: dict[str, Processes],
+    kind: str = "events",
+    rate: float | None = None,
 ) -> LatencyRun:
+    rate = args.rate if rate is None else rate
     per_connection = min(subscribers, args.subs_per_connection)
     if subscribers % per_connection:
         raise SystemExit(f"S={subscribers} is not a multiple of {per_connection}")
     connections = subscribers // per_connection
     n_procs = max(1, min(args.client_processes, connections))
+    if kind == "pets" and subscribers > len(pets):
+        raise SystemExit(f"{subscribers} petChanged subscribers need as many pets (--pets)")
+    followed = pets[:subscribers] if kind == "pets" else pets
     run = LatencyRun(
         subscribers,
         f"{connections} ws x {per_connection} subs, {n_procs} client proc(s)",
+        kind,
+        server.workers,
+        rate,
     )
     context = multiprocessing.get_context("spawn")
     children: list[tuple[Any, multiprocessing.connection.Connection]] = []
@@ -76,7 +93,17 @@ async def latency_run(
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=client_child,
-            args=(ClientPlan(server.port, share, per_connection, first), child_end),
+            args=(
+                ClientPlan(
+                    server.port,
+                    share,
+                    per_connection,
+                    first,
+                    kind=kind,
+                    pets=tuple(followed) if kind == "pets" else (),
+                ),
+                child_end,
+            ),
             daemon=True,
         )
         process.start()
@@ -105,8 +132,8 @@ async def latency_run(
 
     try:
         for _, pipe in children:
-            kind, value = await receive(pipe, 120)
-            if kind != "ready":
+            answer, value = await receive(pipe, 120)
+            if answer != "ready":
                 raise SystemExit(f"client process failed: {value}")
         run.connect_seconds = time.perf_counter() - t0
 
@@ -120,7 +147,7 @@ async def latency_run(
                 await conn.execute(
                     RAW_INSERT,
                     event_id,
-                    uuid.UUID(rng.choice(pets)),
+                    uuid.UUID(rng.choice(followed)),
                     price,
                     metadata,
                     "PET_PRICE_CHANGE",
@@ -128,26 +155,43 @@ async def latency_run(
                 return str(event_id), time.perf_counter()
 
             # Prime: every subscription has seen an event before the measured ones.
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while True:
-                await insert()
-                await asyncio.sleep(0.1)
+                if kind == "pets":
+                    # One event on each followed pet, PRIME_CHUNK pets per statement:
+                    # each first event reads its pet (pet_after), and thousands at
+                    # once would wait on the server's pool past its timeout.
+                    for chunk in range(0, len(followed), PRIME_CHUNK):
+                        await conn.execute(
+                            "insert into pet_price_change_events (pet_id, new_price)"
+                            " select unnest($1::uuid[]), 20",
+                            [uuid.UUID(p) for p in followed[chunk : chunk + PRIME_CHUNK]],
+                        )
+                        await asyncio.sleep(0.25)
+                    await asyncio.sleep(1.0)
+                else:
+                    await insert()
+                    await asyncio.sleep(0.1)
                 primed, _, _, errors = await status(None)
                 if primed >= subscribers or errors:
                     break
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"only {primed} of {subscribers} subscriptions primed")
+                    # Measured all the same: the table shows what it got.
+                    run.errors.append(f"only {primed} of {subscribers} subscriptions primed")
+                    break
             await asyncio.sleep(0.3)
+            _, _, primed_records, _ = await status(None)
+            run.connected_rss_mib = rss_mib(server.processes)
 
             client_pids = [p.pid for p, _ in children if p.pid is not None]
             meter = CpuMeter({**meter_groups, "client": lambda: processes(client_pids)})
             commits: dict[str, float] = {}
-            count = round(args.rate * args.write_seconds)
+            count = round(rate * args.write_seconds)
             meter.start()
             start = time.perf_counter()
             last = ""
             for i in range(count):
-                delay = start + i / args.rate - time.perf_counter()
+                delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 last, committed = await insert()
@@ -156,7 +200,10 @@ async def latency_run(
             run.write_seconds = written - start
             deadline = time.monotonic() + args.drain_timeout
             while True:
-                _, done, _, _ = await status(last)
+                _, done, records, _ = await status(last)
+                if kind == "pets":
+                    # Each event reaches the one subscriber of its pet.
+                    done = subscribers if records - primed_records >= count else 0
                 if done >= subscribers or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.05)
@@ -165,7 +212,7 @@ async def latency_run(
             run.rss_mib = rss_mib(server.processes)
 
         run.events = len(commits)
-        run.expected = subscribers * len(commits)
+        run.expected = len(commits) if kind == "pets" else subscribers * len(commits)
         for _, pipe in children:
             pipe.send(("collect", None))
         for _, pipe in children:
@@ -221,3 +268,39 @@ def say_latency_table(runs: list[LatencyRun], idle_rss: float, rate: float) -> N
                 else ""
             )
         )
+
+
+def say_case_table(runs: list[LatencyRun], idle_rss: dict[int, float]) -> None:
+    """The cases of --cases: each on a fresh server; `idle_rss` by workers."""
+    say(
+        f"{'case':<34} {'layout':<38} {'received/expected':>18} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'drain s':>7} {'RSS MiB':>8} {'KiB/sub':>8} "
+        f"{'msg/s':>7} {'us/msg':>6} {'server':>6} {'client':>6} {'pg':>5} {'other':>5}"
+    )
+    for run in runs:
+        field_name = "petChanged(id:) own pet" if run.kind == "pets" else "events"
+        case = f"{run.subscribers} {field_name}, w{run.workers}, {run.rate:g}/s"
+        per_sub = (run.connected_rss_mib - idle_rss.get(run.workers, math.nan)) * 1024
+        per_sub /= run.subscribers
+        seconds = run.write_seconds + run.drain_seconds
+        rate = run.received / seconds if seconds else math.nan
+        # Server CPU per message received: what one core could push, unshared.
+        cost = (
+            run.cpu.get("server", math.nan) / 100 * seconds / run.received * 1e6
+            if run.received
+            else math.nan
+        )
+        say(
+            f"{case:<34} {run.layout:<38} {f'{run.received}/{run.expected}':>18} "
+            f"{run.percentile(0.5):>8.1f} {run.percentile(0.99):>8.1f} "
+            f"{run.percentile(1.0):>8.1f} {run.drain_seconds:>7.2f} {run.rss_mib:>8.1f} "
+            f"{per_sub:>8.1f} {rate:>7.0f} {cost:>6.1f} {cpu_cell(run.cpu, 'server'):>6} "
+            f"{cpu_cell(run.cpu, 'client'):>6} {cpu_cell(run.cpu, 'pg'):>5} "
+            f"{cpu_cell(run.cpu, 'other'):>5}"
+        )
+    say(
+        "KiB/sub: (server RSS with every subscription open and primed - idle RSS of a fresh "
+        "server with as many workers) / subscribers; msg/s: messages received / (write + "
+        "drain seconds); us/msg: server CPU microseconds per message received (1e6/us/msg: "
+        "the messages/s one core could push); cpu: % of one core over the write+drain window"
+    )

@@ -68,6 +68,7 @@ from graphql_petstore.observability.requests import ObservabilityMiddleware
 from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
 from graphql_petstore.persisted import PersistedDocuments, PersistedQueries, load_manifest
 from graphql_petstore.settings import Settings
+from graphql_petstore.sharing.registry import SubscriptionGroups
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ GRAPHIQL_MISSING = (
 
 
 class PetstoreGraphQL(GraphQL[Context, None]):
+    # Shared subscriptions (graphql_petstore.sharing); None: sharing is off.
+    subscription_groups: SubscriptionGroups | None = None
+    # Protocol hardening (api/websocket_protocol.py) over the sharing handlers.
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -299,6 +303,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         allow_queries_via_get=True,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
+    if settings.subscription_sharing:
+        graphql.subscription_groups = SubscriptionGroups(
+            graphql.schema, settings, SUBSCRIPTION_COUNTS
+        )
+    subscription_stats = graphql.subscription_groups or SUBSCRIPTION_COUNTS
     core_schema = graphql.schema._schema  # type: ignore[attr-defined]
     endpoint = CompiledGraphQL(
         graphql, core_schema, Plans(core_schema, settings, validation_rules(limits)), settings
@@ -342,7 +351,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         doorbell = Doorbell(database_url if settings.subscriptions == "listen" else None)
         stream = EventStream(engine, doorbell, settings.poll_interval)
         horizon = HorizonWatch(pool, status, settings.horizon_warning_after)
-        sampler = Sampler(engine, pool, stream, doorbell, SUBSCRIPTION_COUNTS)
+        sampler = Sampler(engine, pool, stream, doorbell, subscription_stats)
         app.state.engine = engine
         app.state.pool = pool
         app.state.router = router
@@ -355,6 +364,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await stream.start()
             await router.start()
             await horizon.start()
+            if graphql.subscription_groups is not None:
+                graphql.subscription_groups.start()
         if settings.metrics:
             # Other workers' values reach /metrics only through their files.
             sampler.start(every=SAMPLE_INTERVAL if multiprocess_directory() else None)
@@ -362,6 +373,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             yield
         finally:
             await sampler.stop()
+            if graphql.subscription_groups is not None:
+                await graphql.subscription_groups.stop()
             await horizon.stop()
             await router.stop()
             await stream.stop()

@@ -37,6 +37,9 @@ DEFAULT_MAX_UNINITIALISED_WEBSOCKETS = 100
 DEFAULT_WEBSOCKET_INIT_TIMEOUT = 5.0
 DEFAULT_BODY_READ_TIMEOUT = 15.0
 DEFAULT_HEADER_READ_TIMEOUT = 10.0
+DEFAULT_SUBSCRIPTION_QUEUE = 256
+DEFAULT_SUBSCRIPTION_SLOW_LIMIT = 30.0
+DEFAULT_SUBSCRIPTION_LOG_INTERVAL = 60.0
 DEFAULT_METRICS = True
 DEFAULT_LOG_FORMAT = "auto"
 DEFAULT_LOG_LEVEL = "info"
@@ -97,6 +100,18 @@ class Settings:
     # on: reads are open, but the audit fields of events (actor, requestId,
     # metadata) are null for a caller without a token.
     anonymous_reads: bool = True
+    # Subscriptions whose results are necessarily the same execute once per
+    # event and share the payload (graphql_petstore.sharing); off: each
+    # executes on its own, as strawberry runs it.
+    subscription_sharing: bool = True
+    # Frames a shared subscription may have waiting to be sent; past it, it
+    # reads on by itself from its own cursor.
+    subscription_queue: int = DEFAULT_SUBSCRIPTION_QUEUE
+    # Seconds a subscription that fell behind may take to catch up before its
+    # connection is closed (code 4499).
+    subscription_slow_limit: float = DEFAULT_SUBSCRIPTION_SLOW_LIMIT
+    # Seconds between the INFO lines that count subscriptions (0: none).
+    subscription_log_interval: float = DEFAULT_SUBSCRIPTION_LOG_INTERVAL
     # /metrics: served unless turned off; with a token, only to a client that
     # presents it as `Authorization: Bearer <token>`.
     metrics: bool = DEFAULT_METRICS
@@ -184,6 +199,16 @@ class Settings:
                 env, "PETSTORE_HEADER_READ_TIMEOUT", DEFAULT_HEADER_READ_TIMEOUT
             ),
             anonymous_reads=_switch(env, "PETSTORE_ANONYMOUS_READS", True),
+            subscription_sharing=_switch(env, "PETSTORE_SUBSCRIPTION_SHARING", True),
+            subscription_queue=_positive_int(
+                env, "PETSTORE_SUBSCRIPTION_QUEUE", DEFAULT_SUBSCRIPTION_QUEUE
+            ),
+            subscription_slow_limit=_positive_float(
+                env, "PETSTORE_SUBSCRIPTION_SLOW_LIMIT", DEFAULT_SUBSCRIPTION_SLOW_LIMIT
+            ),
+            subscription_log_interval=_seconds(
+                env, "PETSTORE_SUBSCRIPTION_LOG_INTERVAL", DEFAULT_SUBSCRIPTION_LOG_INTERVAL
+            ),
             metrics=_switch(env, "PETSTORE_METRICS", DEFAULT_METRICS),
             metrics_token=env.get("PETSTORE_METRICS_TOKEN", "").strip() or None,
             log_format=_choice(env, "PETSTORE_LOG_FORMAT", LOG_FORMATS, DEFAULT_LOG_FORMAT),

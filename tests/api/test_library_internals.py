@@ -110,3 +110,88 @@ async def test_uvicorn_protocols_still_take_a_header_timeout() -> None:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+class _Recorder:
+    """Stands in for a protocol handler: keeps what strawberry sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    async def send_message(self, message: dict[str, object]) -> None:
+        self.sent.append(message)
+
+    def forget_id(self, id: str) -> None:
+        pass
+
+
+def test_strawberry_ws_handlers_still_run_one_subscription_where_sharing_takes_over() -> None:
+    from strawberry.asgi import ASGIWebSocketAdapter
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+        BaseGraphQLTransportWSHandler,
+        Operation,
+    )
+    from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+    from graphql_petstore.api.library_internals import (
+        SharingGraphQLWSHandler,
+        SharingTransportWSHandler,
+    )
+
+    # The view builds its handlers from these two attributes.
+    view_source = inspect.getsource(AsyncBaseHTTPView)
+    assert "self.graphql_transport_ws_handler_class(" in view_source
+    assert "self.graphql_ws_handler_class(" in view_source
+    assert PetstoreGraphQL.graphql_transport_ws_handler_class is SharingTransportWSHandler
+    assert PetstoreGraphQL.graphql_ws_handler_class is SharingGraphQLWSHandler
+    # graphql-transport-ws: one task per subscription runs run_operation(operation).
+    theirs = inspect.signature(BaseGraphQLTransportWSHandler.run_operation)
+    assert list(theirs.parameters) == ["self", "operation"]
+    assert "self.run_operation(operation)" in inspect.getsource(
+        BaseGraphQLTransportWSHandler.handle_subscribe
+    )
+    for name in ("id", "query", "variables", "operation_name", "completed"):
+        assert name in Operation.__slots__, name
+    assert "forget_id" in inspect.getsource(Operation.send_operation_message)
+    # graphql-ws: one task per subscription runs handle_async_results(...),
+    # and the handler keeps it under `tasks` (and its source under `subscriptions`).
+    legacy = inspect.signature(BaseGraphQLWSHandler.handle_async_results)
+    assert list(legacy.parameters) == list(
+        inspect.signature(SharingGraphQLWSHandler.handle_async_results).parameters
+    )
+    start_source = inspect.getsource(BaseGraphQLWSHandler.handle_start)
+    assert "self.tasks[operation_id] = asyncio.create_task(result_handler)" in start_source
+    cleanup_source = inspect.getsource(BaseGraphQLWSHandler.handle_async_results)
+    assert "self.tasks.pop(operation_id, None)" in cleanup_source
+    # The Starlette WebSocket is the adapter's `ws`.
+    assert "self.ws = response" in inspect.getsource(ASGIWebSocketAdapter.__init__)
+
+
+async def test_shared_payloads_are_built_as_strawberry_builds_them() -> None:
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+    from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+    from strawberry.types import ExecutionResult
+
+    from graphql_petstore.api.library_internals import next_payload
+
+    results = [
+        ExecutionResult(data={"a": 1}, errors=None),
+        ExecutionResult(
+            data={"a": None},
+            errors=[GraphQLError("no", path=["a"], extensions={"code": "X"})],
+            extensions={"route": "primary"},
+        ),
+    ]
+    for result in results:
+        recorder = _Recorder()
+        operation = Operation(recorder, "7", "subscription { a }", None, None)  # type: ignore[arg-type]
+        await operation.send_next(result)
+        [message] = recorder.sent
+        assert list(message) == ["id", "type", "payload"]
+        assert message["payload"] == next_payload(result)
+        legacy = _Recorder()
+        await BaseGraphQLWSHandler.send_data_message(legacy, result, "7")  # type: ignore[arg-type]
+        [data] = legacy.sent
+        assert list(data) == ["type", "id", "payload"]
+        assert data["payload"] == next_payload(result)

@@ -42,6 +42,9 @@ class Context:
     route: Route | None = None
     # What a WebSocket's connection_init carried (strawberry sets it).
     connection_params: Any = None
+    # Where a subscription resolver reads its rows (graphql_petstore.sharing.feeds);
+    # None: the stream itself.
+    subscription_feed: Any = None
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -1,7 +1,9 @@
 """The subscriptions: live pet changes and the gap-free event stream.
 
 Both follow the process's EventStream (graphql_petstore.database.stream), which
-reads the tables in commit-safe order; the doorbell only wakes it.
+reads the tables in commit-safe order; the doorbell only wakes it. They read it
+through `follow`, so that subscriptions that share one execution (the
+graphql_petstore.sharing package) can tell where their group has got to.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from graphql_petstore.api import cursors
 from graphql_petstore.api.inputs import EventFilter
 from graphql_petstore.api.queries import require_zone
 from graphql_petstore.api.types import Info, Pet, PetEvent, PetStatus, event_from_row
+from graphql_petstore.sharing.feeds import LIVE, follow
 
 if TYPE_CHECKING:
     from graphql_petstore.api.context import Context
@@ -61,8 +64,7 @@ class Subscription:
     ) -> AsyncGenerator[PetChange, None]:
         context: Context = info.context
         statuses = {s.value for s in status} if status else None
-        start = await context.stream.end_position()
-        async for row in context.stream.follow(start):
+        async for row in follow(context, LIVE):
             if id is not None and row["pet_id"] != id:
                 continue
             state = await context.stream.pet_after(row)
@@ -95,11 +97,8 @@ class Subscription:
             require_zone("until", filter.until)
         # Decided once per subscription, not once per event.
         types = frozenset(t.value for t in filter.types) if filter and filter.types else frozenset()
-        if after is not None:
-            start = cursors.parse_stream_cursor(after)
-        else:
-            start = await context.stream.end_position()
-        async for row in context.stream.follow(start):
+        start = cursors.parse_stream_cursor(after) if after is not None else LIVE
+        async for row in follow(context, start):
             if _matches(row, filter, types):
                 context.reset_loaders()
                 yield event_from_row(row)

@@ -25,13 +25,13 @@ import contextlib
 from typing import Any, cast
 
 from graphql import GraphQLError, GraphQLSyntaxError, parse
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graphql_petstore import error_codes
-from graphql_petstore.api.library_internals import is_token_limit
+from graphql_petstore.api.library_internals import (
+    SharingGraphQLWSHandler,
+    SharingTransportWSHandler,
+    is_token_limit,
+)
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_INIT_TIMEOUT = 4408
@@ -112,7 +112,7 @@ class _Counted:
         self.counted = False
 
 
-class TransportWSHandler(_Counted, BaseGraphQLTransportWSHandler[Any, Any]):
+class TransportWSHandler(_Counted, SharingTransportWSHandler):
     """graphql-transport-ws (https://github.com/enisdenjo/graphql-ws)."""
 
     async def handle(self) -> None:
@@ -157,7 +157,7 @@ class TransportWSHandler(_Counted, BaseGraphQLTransportWSHandler[Any, Any]):
         await super().handle_message(cast(Any, message))
 
 
-class LegacyWSHandler(_Counted, BaseGraphQLWSHandler[Any, Any]):
+class LegacyWSHandler(_Counted, SharingGraphQLWSHandler):
     """graphql-ws, the protocol of subscriptions-transport-ws (deprecated)."""
 
     init_timeout_task: asyncio.Task[None] | None = None

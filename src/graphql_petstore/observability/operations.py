@@ -73,6 +73,7 @@ class ObserveOperations(SchemaExtension):
     def __init__(self, *, execution_context: Any = None) -> None:
         self._default_code = PARSE_FAILED
         self._subscription = False
+        self._counted = False
         self._sent = 0
         self._span: tracing.OperationSpan | None = None
         self._type: str | None = None  # known once the document is parsed
@@ -104,15 +105,20 @@ class ObserveOperations(SchemaExtension):
             raise
         finally:
             self._note(record)
-            if self._subscription:
+            if self._counted:
                 SUBSCRIPTION_COUNTS.ended()
+            if self._subscription:
                 record.messages = self._sent
             if self._span is not None:
                 self._finish_span(record)
             if own is not None:
                 with contextlib.suppress(ValueError):  # closed from another context
                     CURRENT_REQUEST.reset(own)
-                finish(record, context.settings)
+                # A shared subscription's access line is its member's, logged
+                # by graphql_petstore.sharing.members; its group's execution
+                # and its own catch-up readings have none.
+                if getattr(context, "subscription_feed", None) is None:
+                    finish(record, context.settings)
 
     def on_validate(self) -> Iterator[None]:
         self._default_code = VALIDATION_FAILED
@@ -122,7 +128,11 @@ class ObserveOperations(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         self._subscription = self._operation_type() == OperationType.SUBSCRIPTION.value
-        if self._subscription:
+        # Shared subscriptions (graphql_petstore.sharing: a group's one
+        # execution, a member's catch-up) are counted by the group registry.
+        feed = getattr(self.execution_context.context, "subscription_feed", None)
+        self._counted = self._subscription and feed is None
+        if self._counted:
             SUBSCRIPTION_COUNTS.started()
         elif self._span is not None:
             # A subscription's span is not made current: it outlives this
@@ -136,7 +146,8 @@ class ObserveOperations(SchemaExtension):
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         if self._subscription:
-            SUBSCRIPTION_COUNTS.sent()
+            if self._counted:
+                SUBSCRIPTION_COUNTS.sent()
             self._sent += 1
         errors = getattr(result, "errors", None)
         record = current_request()
