@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from graphql_petstore.app import EXAMPLE_QUERY
 from graphql_petstore.graphiql import ASSETS_PATH, asset_names, page
+from graphql_petstore.graphql_view import EXAMPLE_QUERY
 from graphql_petstore.settings import Settings
 from tests.api.store import Store
 from tests.conftest import GraphQLClient

@@ -26,7 +26,7 @@ import httpx
 import psutil
 import pytest
 
-from graphql_petstore.app import EXAMPLE_QUERY
+from graphql_petstore.graphql_view import EXAMPLE_QUERY
 from tests.tools import require_executable
 
 TOKEN_LINE = re.compile(r"Authorization: Bearer (\S+)")
