@@ -17,6 +17,7 @@ import pytest
 
 from graphql_petstore.sharing.registry import SLOW_CLOSE_CODE, SLOW_CLOSE_REASON
 from tests.subscriptions.support import (
+    API_TOKEN,
     GraphQLWebSocket,
     ServerFactory,
     Subscription,
@@ -39,6 +40,12 @@ HEAVY = (
     + " ".join(f"m{n}: metadata" for n in range(COPIES))
     + " } }"
 )
+
+
+# metadata is an audit field: without a token the heavy frames would be
+# small. Every client presents the same token, so that the stuck one's light
+# subscription is in the readers' group (groups key on the caller).
+TOKEN = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 @pytest.mark.once
@@ -64,10 +71,12 @@ async def test_a_stuck_subscriber_holds_nobody_up_and_is_closed_with_4499(
     async with contextlib.AsyncExitStack() as stack:
         readers: list[Subscription] = []
         for _ in range(READERS):
-            ws: GraphQLWebSocket = await stack.enter_async_context(connect(server, keepalive=False))
+            ws: GraphQLWebSocket = await stack.enter_async_context(
+                connect(server, keepalive=False, headers=TOKEN)
+            )
             readers.append(await ws.subscribe("events", LIGHT))
         stuck_ws = await stack.enter_async_context(
-            connect(server, receive_buffer=16_384, keepalive=False)
+            connect(server, receive_buffer=16_384, keepalive=False, headers=TOKEN)
         )
         # In the readers' group, and in one of its own whose large frames
         # soon fill its socket.
