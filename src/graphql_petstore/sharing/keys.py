@@ -77,13 +77,18 @@ class Plan:
     pet_id: uuid.UUID | None = None
 
 
-_shapes: OrderedDict[str, Shape | None] = OrderedDict()
+_shapes: OrderedDict[bytes, Shape | None] = OrderedDict()
 
 
 def shape_of(query: str, operation_name: str | None) -> Shape | None:
     """None: never shared (not a document with one subscription field, or a
     start written into the document as a literal)."""
-    cache_key = f"{operation_name}\0{query}"
+    # A digest, not the text: the cache then holds a few dozen bytes per
+    # document, however large the documents clients send (issue 9: caches
+    # bounded in bytes).
+    cache_key = hashlib.sha256(
+        f"{operation_name}\0{query}".encode("utf-8", "surrogatepass")
+    ).digest()
     if cache_key in _shapes:
         _shapes.move_to_end(cache_key)
         return _shapes[cache_key]
