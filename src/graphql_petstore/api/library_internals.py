@@ -125,30 +125,35 @@ def guard_scalars(schema: GraphQLSchema) -> None:
         integer_conversion,
     )
 
-    _guard(GraphQLString, check_string)
-    for attribute in _GUARDED_COERCERS:
-        coerce = getattr(GraphQLInt, attribute, None)
-        if coerce is not None and not getattr(coerce, "_petstore_guarded", False):
-            guarded = integer_conversion(coerce)
-            guarded._petstore_guarded = True
-            setattr(GraphQLInt, attribute, guarded)
+    _guard(GraphQLString, _then(check_string))
+    _guard(GraphQLInt, integer_conversion)
     for name, check in (("DateTime", check_instant), ("JSON", check_json)):
         named = schema.type_map.get(name)
         if isinstance(named, GraphQLScalarType):
-            _guard(named, check)
+            _guard(named, _then(check))
 
 
-def _guard(scalar: GraphQLScalarType, check: Any) -> None:
+def _guard(scalar: GraphQLScalarType, wrap: Any) -> None:
+    """Replaces each coercion function of `scalar` with `wrap(it)`, once."""
     for attribute in _GUARDED_COERCERS:
         coerce = getattr(scalar, attribute, None)
         if coerce is None or getattr(coerce, "_petstore_guarded", False):
             continue
-
-        def guarded(*args: Any, _coerce: Any = coerce) -> Any:
-            return check(_coerce(*args))
-
-        guarded._petstore_guarded = True  # type: ignore[attr-defined]
+        guarded = wrap(coerce)
+        guarded._petstore_guarded = True
         setattr(scalar, attribute, guarded)
+
+
+def _then(check: Any) -> Any:
+    """A wrap for _guard: the coerced value passes through `check`."""
+
+    def wrap(coerce: Any) -> Any:
+        def checked(*args: Any) -> Any:
+            return check(coerce(*args))
+
+        return checked
+
+    return wrap
 
 
 _REQUEST_TIMEOUT = (
