@@ -30,6 +30,9 @@ from graphql_petstore.api import retryable
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 GRAPHQL_PATH = "/graphql"
+# A request answered within this time never needs its client watched: the
+# watcher, a task per request, is only started for the slower ones.
+WATCH_AFTER = 0.05
 _TIME_LIMIT = "time limit"
 _CLIENT_GONE = "client gone"
 
@@ -85,7 +88,9 @@ class RequestDeadlineMiddleware:
         gone = asyncio.Event()
         early: deque[Message] = deque()  # what the watcher heard before the app asked
         body_read = scope["method"] in _BODILESS
+        loop = asyncio.get_running_loop()
         watcher: asyncio.Task[None] | None = None
+        watching: asyncio.TimerHandle | None = None
         started = False
 
         async def watch() -> None:
@@ -100,15 +105,21 @@ class RequestDeadlineMiddleware:
                     return
                 early.append(message)
 
-        def watch_from_now() -> None:
+        def start_watching() -> None:
             nonlocal watcher
-            watcher = asyncio.get_running_loop().create_task(watch())
+            if watcher is None:
+                watcher = loop.create_task(watch())
+
+        def watch_from_now() -> None:
+            nonlocal watching
+            watching = loop.call_later(WATCH_AFTER, start_watching)
 
         async def receive_body() -> Message:
             nonlocal body_read
             if body_read:
                 if early:
                     return early.popleft()
+                start_watching()
                 await gone.wait()
                 return {"type": "http.disconnect"}
             message = await receive()
@@ -139,6 +150,8 @@ class RequestDeadlineMiddleware:
                 await _timed_out(send, self.timeout)
         finally:
             timer.cancel()
+            if watching is not None:
+                watching.cancel()
             if watcher is not None:
                 watcher.cancel()
             _current.reset(token)
