@@ -22,20 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import glob
 import os
-import shutil
 import statistics
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable
 
+from harness.callgrind import Callgrind, have_callgrind
 from harness.cli import add_server_url
 from harness.database import create_database, postgres_server
 from harness.http_client import HttpConnection, Requests, graphql_data
 from harness.report import command_line, say, say_machine
-from harness.server import Server
 
 VARIANTS: dict[str, dict[str, str]] = {
     "off": {"PETSTORE_METRICS": "off", "PETSTORE_LOG_LEVEL": "warning"},
@@ -53,57 +49,6 @@ PETS_PAGE = (
     "query PetsPage { pets(first: 50, filter: {status: [AVAILABLE]}) "
     "{ nodes { id name species price status } } }"
 )
-
-
-class Callgrind:
-    """`serve --workers 1` under callgrind, collection switched by callgrind_control."""
-
-    def __init__(self, url: str, token: str, environment: dict[str, str]) -> None:
-        self.directory = tempfile.mkdtemp(prefix="petstore-callgrind-")
-        self.out = os.path.join(self.directory, "callgrind.out")
-        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-        wrapper.append(f"--callgrind-out-file={self.out}")
-        self.server = Server(url, 1, None, token, environment=environment, wrapper=wrapper)
-
-    def control(self, *arguments: str) -> None:
-        pid = str(self.server.process.pid)
-        subprocess.run(["callgrind_control", *arguments, pid], check=True, capture_output=True)
-
-    async def count(self, requests: int, send: Callable[[int], bytes]) -> float:
-        """Instructions per request over `requests` requests."""
-        connection = HttpConnection("127.0.0.1", self.server.port)
-        try:
-            self.control("--zero")
-            self.control("--instr=on")
-            for number in range(requests):
-                status, body = await connection.request(send(number))
-                problem, _ = graphql_data(status, body)
-                if problem:
-                    raise SystemExit(f"request failed: {problem}")
-            self.control("--instr=off")
-            before = set(glob.glob(self.out + "*"))
-            self.control("--dump")
-            for _ in range(100):
-                new = set(glob.glob(self.out + "*")) - before
-                if new:
-                    break
-                await asyncio.sleep(0.1)
-            (dump,) = new
-            return total_instructions(dump) / requests
-        finally:
-            await connection.close()
-
-    def stop(self) -> None:
-        self.server.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def total_instructions(path: str) -> int:
-    with open(path, errors="replace") as dump:
-        for line in dump:
-            if line.startswith("totals:"):  # "summary:" stays 0 after --zero
-                return int(line.split()[1])
-    raise SystemExit(f"{path}: no totals")
 
 
 async def one_round(url: str, variant: str, args: argparse.Namespace) -> dict[str, float]:
@@ -146,7 +91,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="counted requests per scenario")
     parser.add_argument("--warmup", type=int, default=50, help="requests before counting")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+    if not have_callgrind():
         raise SystemExit("needs valgrind (apt-get install valgrind)")
     say_machine()
     say(command_line())

@@ -1,22 +1,23 @@
 """ASGI middleware: a request id on every request, the consistency token,
-caps on body size and on concurrent WebSocket connections."""
+caps on concurrent WebSocket connections and their messages' size (an HTTP
+request's bounds are in deadline.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import uuid
+from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphql_petstore import error_codes
 from graphql_petstore.database.consistency import TOKEN_HEADER, MalformedTokenError, parse_token
 from graphql_petstore.observability import metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 SERVER_REQUEST_ID_HEADER = "petstore-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
+_SERVER_REQUEST_ID_HEADER = SERVER_REQUEST_ID_HEADER.encode()
 
 
 class RequestIdMiddleware:
@@ -35,20 +36,25 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = uuid.uuid4().hex
+        # Unique, not secret (it is echoed to the client): 128 random bits
+        # from the process's generator, without uuid4's system call and object.
+        request_id = f"{getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         echoed = request_id
-        if _ACCEPTABLE_REQUEST_ID.match(given):
-            state["client_request_id"] = echoed = given
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_HEADER:
+                given = value.decode("latin-1")
+                if _ACCEPTABLE_REQUEST_ID.match(given):
+                    state["client_request_id"] = echoed = given
+        added = [
+            (_REQUEST_ID_HEADER, echoed.encode()),
+            (_SERVER_REQUEST_ID_HEADER, request_id.encode()),
+        ]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), echoed.encode()))
-                headers.append((SERVER_REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -71,7 +77,7 @@ class ConsistencyTokenMiddleware:
             try:
                 token = parse_token(given.decode("latin-1").strip())
             except MalformedTokenError:
-                await _refuse(
+                await refuse(
                     send,
                     400,
                     "the Petstore-Consistency-Token header is not a token that this server "
@@ -83,7 +89,8 @@ class ConsistencyTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, status: int, message: str, code: str, close: bool = False) -> None:
+async def refuse(send: Send, status: int, message: str, code: str, close: bool = False) -> None:
+    """Answers an HTTP request with `status` and one error of `code`."""
     body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -93,96 +100,6 @@ async def _refuse(send: Send, status: int, message: str, code: str, close: bool 
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class BodySizeLimitMiddleware:
-    """Answers 413 to a request body larger than `max_bytes`, whether it says
-    so in Content-Length or only turns out so while streaming, and 408 to a
-    body that has not arrived whole `read_timeout` seconds after the app
-    first asked for it (a client that trickles its body holds a connection
-    and a request for as long as it likes otherwise)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.read_timeout = read_timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
-
-        received = 0
-        response_started = False
-        body_complete = False
-        deadline: float | None = None
-
-        async def counting_receive() -> Message:
-            nonlocal received, body_complete, deadline
-            if body_complete or self.read_timeout is None:
-                message = await receive()
-            else:
-                loop = asyncio.get_running_loop()
-                if deadline is None:
-                    deadline = loop.time() + self.read_timeout
-                try:
-                    message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
-                except TimeoutError:
-                    raise _TooSlow from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                body_complete = not message.get("more_body", False)
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._too_large(send)
-        except _TooSlow:
-            if not response_started:
-                await _refuse(
-                    send,
-                    408,
-                    f"the request body did not arrive within {self.read_timeout:g} s",
-                    error_codes.REQUEST_READ_TIMEOUT,
-                    close=True,
-                )
-
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"request body is larger than {self.max_bytes} bytes",
-                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
-                    }
-                ]
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 class WebSocketLimitMiddleware:
@@ -244,11 +161,3 @@ class WebSocketLimitMiddleware:
             return message
 
         return limited_receive
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _TooSlow(Exception):
-    pass

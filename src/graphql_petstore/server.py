@@ -79,6 +79,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 log_config=logging_config(settings.log_format, settings.log_level),
                 log_level=settings.log_level,
                 access_log=False,
+                # No "server: uvicorn" on every response: it tells a client
+                # nothing it needs, and costs each response a header.
+                server_header=False,
                 timeout_graceful_shutdown=5,
                 # A WebSocket message obeys the limit of an HTTP body (1009
                 # beyond it; middleware.WebSocketLimitMiddleware says the same).

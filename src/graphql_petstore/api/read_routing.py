@@ -69,16 +69,17 @@ def _as_of(field: FieldNode) -> bool:
     )
 
 
-async def route_for(
-    router: Router,
-    operation: OperationDefinitionNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    token: uuid.UUID | None,
-) -> Route:
-    """Where `operation` reads; `token`: the event its consistency token names."""
-    if operation.operation is not OperationType.QUERY or reads_as_of(operation, fragments):
-        return router.primary_route()
-    return await router.route(token)
+def primary_only(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether `operation` must read the primary, wherever queries go."""
+    return operation.operation is not OperationType.QUERY or reads_as_of(operation, fragments)
+
+
+async def route_for(router: Router, primary: bool, token: uuid.UUID | None) -> Route:
+    """Where an operation reads (`primary`: what primary_only says of it);
+    `token`: the event its consistency token names."""
+    return router.primary_route() if primary else await router.route(token)
 
 
 class ReadRouting(SchemaExtension):
@@ -104,7 +105,9 @@ class ReadRouting(SchemaExtension):
                     if isinstance(d, FragmentDefinitionNode)
                 }
                 context.route = await route_for(
-                    context.router, operation, fragments, context.consistency_token
+                    context.router,
+                    primary_only(operation, fragments),
+                    context.consistency_token,
                 )
         yield
 

@@ -20,14 +20,14 @@ from urllib.parse import parse_qsl
 import asyncpg
 import orjson
 from graphql import GraphQLError, GraphQLSchema, OperationType
-from graphql.execution.values import get_variable_values
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.api import retryable
 from graphql_petstore.api.commands import build_command
-from graphql_petstore.api.context import anonymous_read_refused, reader, writer
+from graphql_petstore.api.context import reader, writer
 from graphql_petstore.api.mutations import append_failure
 from graphql_petstore.api.read_routing import route_for
+from graphql_petstore.bytes_search import contains
 from graphql_petstore.compiled.arguments import Bindings
 from graphql_petstore.compiled.operations import Statement, Write
 from graphql_petstore.compiled.plans import Plans
@@ -47,8 +47,6 @@ from graphql_petstore.settings import Settings
 logger = logging.getLogger(__name__)
 
 _HEADERS = [(b"content-type", b"application/json")]
-# Clients that ask for incremental delivery get strawberry's streaming answer.
-_STREAMING = (b"multipart/mixed", b"text/event-stream")
 
 
 class CompiledGraphQL:
@@ -69,17 +67,18 @@ class CompiledGraphQL:
             return
         # A persisted query, resolved already (graphql_petstore.persisted).
         resolved = scope.get(RESOLVED)
-        if scope["method"] == "GET" and (resolved is not None or _query_in_url(scope)):
+        headers = dict(scope["headers"])
+        if scope["method"] == "GET" and (resolved is not None or _query_in_url(scope, headers)):
             # Queries only: strawberry refuses a mutation over GET.
             request = resolved if resolved is not None else _url_request(scope)
-            answer = await self._answer_or_refuse(scope, request, send, queries_only=True)
+            answer = await self._answer_or_refuse(scope, headers, request, send, queries_only=True)
             if answer is _REFUSED:
                 return
             if answer is None:
                 self.passed_on += 1
                 await self.strawberry(*for_strawberry(scope, receive), send)
                 return
-        elif scope["method"] == "POST" and _plain_json(scope):
+        elif scope["method"] == "POST" and _plain_json(headers):
             body = await _read_body(receive)
             if resolved is not None:
                 request = resolved
@@ -88,7 +87,7 @@ class CompiledGraphQL:
                     request = orjson.loads(body)
                 except orjson.JSONDecodeError:
                     request = None
-            answer = await self._answer_or_refuse(scope, request, send)
+            answer = await self._answer_or_refuse(scope, headers, request, send)
             if answer is _REFUSED:
                 return
             if answer is None:
@@ -102,13 +101,18 @@ class CompiledGraphQL:
         await _send(send, 200, answer)
 
     async def _answer_or_refuse(
-        self, scope: Scope, request: object, send: Send, queries_only: bool = False
+        self,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        request: object,
+        send: Send,
+        queries_only: bool = False,
     ) -> bytes | None:
         """The response body, or None (strawberry answers), or _REFUSED: a
         retryable failure, answered here with 503 (not again by strawberry,
         which would wait as long for the same busy database)."""
         try:
-            return await self._answer(scope, request, queries_only)
+            return await self._answer(scope, headers, request, queries_only)
         except _Retryable as failure:
             body = failure.body
             if body is None:
@@ -122,7 +126,11 @@ class CompiledGraphQL:
             return _REFUSED
 
     async def _answer(
-        self, scope: Scope, request: object, queries_only: bool = False
+        self,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        request: object,
+        queries_only: bool = False,
     ) -> bytes | None:
         """The response body, or None: strawberry answers."""
         if not isinstance(request, dict) or request.get("extensions"):
@@ -138,38 +146,36 @@ class CompiledGraphQL:
             and (variables is None or isinstance(variables, dict))
         ):
             return None
-        authorization = _header(dict(scope["headers"]), b"authorization")
-        if anonymous_read_refused(self.settings, authorization) is not None:
+        authorization = _header(headers, b"authorization")
+        # The token's name, or None: no valid token (read once per request).
+        caller = reader(self.settings, authorization)
+        if caller is None and not self.settings.anonymous_reads:
             return None  # strawberry refuses it (UNAUTHENTICATED)
         plan = self.plans.plan(document, name)
         if plan is None or (queries_only and plan.kind is not OperationType.QUERY):
             return None
-        coerced = get_variable_values(
-            self.schema, plan.operation.variable_definitions or (), variables or {}
-        )
+        coerced = self.plans.coerce(plan, variables or {})
         if isinstance(coerced, list):
             return None  # strawberry reports the variables' errors
-        if self.plans.over_budget(plan, coerced.coerced):
+        if self.plans.over_budget(plan, coerced):
             return None  # strawberry refuses it (QUERY_COST_EXCEEDED) before it runs
-        compiled = self.plans.compiled(plan, coerced.coerced)
+        compiled = self.plans.compiled(plan, coerced)
         if compiled is None:
             return None
         router: Router = scope["app"].state.router
         # Audit fields are a parameter of the statement, not a variant of it.
-        bindings = Bindings(coerced.coerced, audit=reader(self.settings, authorization) is not None)
+        bindings = Bindings(coerced, audit=caller is not None)
         operation_name = plan.operation.name.value if plan.operation.name else None
         with answering(plan.kind.value, operation_name, document) as answer:
             response: bytes | None
             if isinstance(compiled, Write):
                 reported = router.primary_route() if router.enabled else None
                 response = await self._write(
-                    scope, compiled, bindings, router.primary.pool, reported
+                    scope, authorization, caller, compiled, bindings, router.primary.pool, reported
                 )
             else:
                 state = scope.setdefault("state", {})
-                route = await route_for(
-                    router, plan.operation, plan.fragments, state.get("consistency_token")
-                )
+                route = await route_for(router, plan.primary_only, state.get("consistency_token"))
                 # strawberry reads where this read went, should it answer instead.
                 state["route"] = route
                 text = await _read(compiled, bindings, router, route)
@@ -181,14 +187,16 @@ class CompiledGraphQL:
     async def _write(
         self,
         scope: Scope,
+        authorization: str | None,
+        caller: str | None,
         write: Write,
         bindings: Bindings,
         pool: ConnectionPool,
         reported: Route | None,
     ) -> bytes | None:
-        headers = dict(scope["headers"])
         try:
-            actor = writer(self.settings, _header(headers, b"authorization"))
+            # No valid token: writer() says why (and strawberry answers).
+            actor = caller if caller is not None else writer(self.settings, authorization)
             given = write.input.get(bindings)
         except GraphQLError:
             return None
@@ -312,18 +320,21 @@ def _data(text: str, route: Route | None) -> bytes:
     return b'{"data":' + text.encode() + b',"extensions":' + extensions + b"}"
 
 
-def _plain_json(scope: Scope) -> bool:
-    headers = dict(scope["headers"])
-    content_type = _header(headers, b"content-type") or ""
-    accept = headers.get(b"accept", b"")
-    return "application/json" in content_type and not any(kind in accept for kind in _STREAMING)
+def _plain_json(headers: dict[bytes, bytes]) -> bool:
+    return contains(headers.get(b"content-type", b""), b"application/json") and not _streaming(
+        headers
+    )
 
 
-def _query_in_url(scope: Scope) -> bool:
-    headers = dict(scope["headers"])
-    accept = headers.get(b"accept", b"")
-    return b"query=" in scope.get("query_string", b"") and not any(
-        kind in accept for kind in _STREAMING
+def _query_in_url(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    return contains(scope.get("query_string", b""), b"query=") and not _streaming(headers)
+
+
+def _streaming(headers: dict[bytes, bytes]) -> bool:
+    """Whether the client asks for incremental delivery: strawberry's streaming answer."""
+    accept = headers.get(b"accept")
+    return accept is not None and (
+        contains(accept, b"multipart/mixed") or contains(accept, b"text/event-stream")
     )
 
 

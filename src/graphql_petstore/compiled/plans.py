@@ -32,12 +32,14 @@ from graphql import (
 from graphql.validation import ASTValidationRule
 
 from graphql_petstore.api.cost import CostModel, model_of
+from graphql_petstore.api.read_routing import primary_only
 from graphql_petstore.caches import BoundedCache
 from graphql_petstore.compiled import operations
 from graphql_petstore.compiled.arguments import Bindings, RequestValueError, shape_of
 from graphql_petstore.compiled.objects import Compiler
 from graphql_petstore.compiled.operations import Statement, Write
 from graphql_petstore.compiled.selection import Unsupported, collect
+from graphql_petstore.compiled.variables import Signature, coerce, signatures
 from graphql_petstore.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,11 @@ class Plan:
     variables: tuple[str, ...]
     # What a request of it may cost, given its variables (api/cost.py).
     cost: CostModel
+    # Whether it reads the primary wherever queries go (api/read_routing.py).
+    primary_only: bool
+    # Its variables' types, when plain enough to coerce without graphql-core's
+    # per-request work (compiled/variables.py).
+    signatures: tuple[Signature, ...] | None
     variants: dict[tuple[Any, ...], Compiled | None] = field(default_factory=dict)
 
 
@@ -104,14 +111,22 @@ class Plans:
         ):
             return None
         cost = model_of(self.schema, document, operation_name, self.settings.max_page_size)
+        fragments = _fragments(document)
         assert cost is not None, "the operation was found"
         return Plan(
             kind=operation.operation,
             operation=operation,
-            fragments=_fragments(document),
+            fragments=fragments,
             variables=tuple(d.variable.name.value for d in operation.variable_definitions or ()),
             cost=cost,
+            signatures=signatures(self.schema, operation.variable_definitions or ()),
+            primary_only=primary_only(operation, fragments),
         )
+
+    def coerce(self, plan: Plan, variables: dict[str, Any]) -> dict[str, Any] | list[GraphQLError]:
+        """The request's variables coerced, or graphql-core's errors."""
+        definitions = plan.operation.variable_definitions or ()
+        return coerce(self.schema, definitions, plan.signatures, variables)
 
     def over_budget(self, plan: Plan, variables: dict[str, Any]) -> bool:
         """Whether a request of `plan` with these (coerced) variables may cost

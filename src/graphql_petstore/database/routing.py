@@ -172,6 +172,9 @@ class Router:
 
     async def fetchval(self, route: Route, sql: str, *arguments: Any) -> Any:
         """One statement's value, on the route's node (the compiled path)."""
+        if not route.node.replica:
+            async with route.node.pool.connection() as conn:
+                return await conn.fetchval(sql, *arguments)
 
         async def attempt(node: Node) -> Any:
             async with node.pool.connection() as conn:
