@@ -30,6 +30,8 @@ from graphql_petstore.database.consistency import token_sql
 class Statement:
     sql: str
     getters: list[Callable[[Bindings], Any]]
+    # All the arguments at once, when that is cheaper than a getter each.
+    together: Callable[[Bindings], list[Any]] | None = None
 
     def __post_init__(self) -> None:
         for number in range(1, len(self.getters) + 1):
@@ -37,6 +39,8 @@ class Statement:
             assert f"${number}::" in self.sql, f"parameter ${number} is not used"
 
     def arguments(self, bindings: Bindings) -> list[Any]:
+        if self.together is not None:
+            return self.together(bindings)
         return [get(bindings) for get in self.getters]
 
 
@@ -100,19 +104,26 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
     payload_getters = list(compiler.params.getters)
 
     def call_argument(index: int) -> Callable[[Bindings], Any]:
+        # One of the append function's arguments (a request computes them
+        # all at once: `together` below).
         def get(bindings: Bindings) -> Any:
-            arguments = bindings.cache.get("append")
-            if arguments is None:
-                assert bindings.command is not None
-                arguments = bindings.cache["append"] = function.arguments(bindings.command)
-            return arguments[index]
+            assert bindings.command is not None
+            return function.arguments(bindings.command)[index]
 
         return get
 
     call = function.call(
         lambda index, sql_type: compiler.params.add(call_argument(index), sql_type)
     )
-    append = Statement(f"select {payload} from {call} r {rendered}", compiler.params.getters)
+
+    def together(bindings: Bindings) -> list[Any]:
+        assert bindings.command is not None
+        head = [get(bindings) for get in payload_getters]
+        return [*head, *function.arguments(bindings.command)]
+
+    append = Statement(
+        f"select {payload} from {call} r {rendered}", compiler.params.getters, together
+    )
     settle_getters = [
         *payload_getters,
         lambda bindings: bindings.command.event_id,
