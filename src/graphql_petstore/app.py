@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from graphql_petstore import graphiql
+from graphql_petstore.api.library_internals import SinkMiddleware
 from graphql_petstore.api.schema import limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
@@ -178,6 +179,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token).serve))
     middleware = [] if tracer is None else [tracer.middleware()]
     middleware += [
+        # Shared subscriptions write their frames to the socket it finds.
+        Middleware(SinkMiddleware),
         Middleware(RequestIdMiddleware),
         Middleware(ConsistencyTokenMiddleware),
         Middleware(ObservabilityMiddleware, settings=settings),

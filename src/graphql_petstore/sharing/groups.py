@@ -5,8 +5,14 @@ A group runs one strawberry subscription (the schema's own path, with every
 extension: error codes, masking, the operation's access line) on a context of
 its own, fed by a GroupFeed. Each result is made into the `payload` of a
 frame once, as JSON text; a member's frame is that text between the member's
-prefix (its protocol's message type and its id) and a closing brace, put on
-the member's queue. The member's task sends its queue (sharing/members.py).
+prefix (its protocol's message type and its id) and a closing brace.
+
+The fan-out writes each member's frame to its socket itself (a FrameSink:
+no task switch per member, one write per socket per event), in one pass
+without a pause: a member admitted during a pause could miss the event in
+hand. A member whose socket cannot take a frame now (its transport paused,
+no sink under this server) or that still has queued frames gets the frame on
+its queue instead, in order, and its task sends the queue (sharing/members.py).
 
 A member whose queue is full when a result comes leaves the group at once,
 remembering where the group was: it sends what it has queued, then reads on
@@ -30,7 +36,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from graphql_petstore.api.library_internals import next_payload
+from graphql_petstore.api.library_internals import FrameSink, next_payload
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.json_output import encode
 from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, before
@@ -54,6 +60,7 @@ class Member:
         "ended",
         "errors",
         "fell_behind",
+        "frame_prefix",
         "frames",
         "group",
         "position",
@@ -62,6 +69,7 @@ class Member:
         "reserved",
         "resume",
         "sent",
+        "sink",
         "wake",
     )
 
@@ -70,8 +78,12 @@ class Member:
         prefix: str,
         request_id: str,
         close_connection: Callable[[int, str], Coroutine[Any, Any, None]],
+        sink: FrameSink | None = None,
     ) -> None:
         self.prefix = prefix
+        self.frame_prefix = prefix.encode()
+        # Its socket, written to by the group's fan-out (None: the queue only).
+        self.sink = sink
         self.request_id = request_id
         self.close_connection = close_connection
         self.frames: deque[str] = deque()
@@ -97,7 +109,9 @@ class Group:
         self.registry = registry
         self.plan = plan
         self.number = next(_group_numbers)
-        self.members: set[Member] = set()
+        # The members by socket (a FrameSink, or None): one write per socket.
+        self._sinks: dict[FrameSink | None, dict[Member, None]] = {}
+        self.size = 0
         # Catch-ups that will join (or have left and will come back): the
         # group runs on while it has any, even without members.
         self.reservations = 0
@@ -136,7 +150,7 @@ class Group:
 
     @property
     def idle(self) -> bool:
-        return not self.members and self.reservations == 0
+        return not self.size and self.reservations == 0
 
     # --- positions -------------------------------------------------------------
 
@@ -192,8 +206,24 @@ class Group:
             member.reserved = True
             self.reservations += 1
 
+    def _add(self, member: Member) -> None:
+        members = self._sinks.get(member.sink)
+        if members is None:
+            members = self._sinks[member.sink] = {}
+        if member not in members:
+            members[member] = None
+            self.size += 1
+
+    def _remove(self, member: Member) -> None:
+        members = self._sinks.get(member.sink)
+        if members is not None and member in members:
+            del members[member]
+            self.size -= 1
+            if not members:
+                del self._sinks[member.sink]
+
     def admit(self, member: Member) -> None:
-        self.members.add(member)
+        self._add(member)
         member.group = self
         member.fell_behind = False
         if member.behind_since is not None:
@@ -204,7 +234,7 @@ class Group:
             self.reservations -= 1
 
     def leave(self, member: Member) -> None:
-        self.members.discard(member)
+        self._remove(member)
         if member.reserved:
             member.reserved = False
             self.reservations -= 1
@@ -246,20 +276,47 @@ class Group:
         payload = next_payload(result)
         errors = payload.get("errors")
         shared = None if errors and _names_request(errors) else encode(payload)
+        body = None if shared is None else shared.encode()
         limit = self._queue_limit
-        for member in list(self.members):
-            frames = member.frames
-            if len(frames) >= limit:
-                self._overflow(member)
-                continue
-            text = shared if shared is not None else _own_payload(payload, member.request_id)
-            frames.append(f"{member.prefix}{text}}}")
-            if errors and not member.errors:
-                member.errors = errors
-            member.wake.set()
+        behind: list[Member] = []
+        sent = 0
+        for sink, members in self._sinks.items():
+            direct = sink is not None and sink.ready()
+            wrote = False
+            for member in members:
+                frames = member.frames
+                if direct and not frames:
+                    own = body
+                    if own is None:
+                        own = _own_payload(payload, member.request_id).encode()
+                    try:
+                        sink.send(member.frame_prefix + own + b"}")  # type: ignore[union-attr]
+                    except Exception:  # the connection says it cannot: its queue has it
+                        direct = False
+                    else:
+                        wrote = True
+                        sent += 1
+                        member.sent += 1
+                        if errors and not member.errors:
+                            member.errors = errors
+                        continue
+                if len(frames) >= limit:
+                    behind.append(member)
+                    continue
+                text = shared if shared is not None else _own_payload(payload, member.request_id)
+                frames.append(f"{member.prefix}{text}}}")
+                if errors and not member.errors:
+                    member.errors = errors
+                member.wake.set()
+            if wrote:
+                sink.flush()  # type: ignore[union-attr]
+        for member in behind:
+            self._overflow(member)
+        if sent:
+            self.registry.sent(sent)
 
     def _overflow(self, member: Member) -> None:
-        self.members.discard(member)
+        self._remove(member)
         self.reserve(member)  # it comes back by itself
         member.fell_behind = True
         member.resume = self.resume_point()
@@ -284,9 +341,10 @@ class Group:
                 if not waiter.done():
                     waiter.set_result(False)
         self._waiting.clear()
-        for member in self.members:
-            member.ended = True
-            member.wake.set()
+        for members in self._sinks.values():
+            for member in members:
+                member.ended = True
+                member.wake.set()
         self.registry.ended(self)
 
 

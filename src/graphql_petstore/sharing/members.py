@@ -100,7 +100,10 @@ async def _live(
     frames = member.frames
     while True:
         while frames:
-            await send_text(frames.popleft())
+            # Taken off once sent: the group writes to the socket itself only
+            # while the queue is empty, so never ahead of a frame in flight.
+            await send_text(frames[0])
+            frames.popleft()
             groups.sent()
             member.sent += 1
         if member.fell_behind:
