@@ -72,6 +72,8 @@ class Subscription:
                 continue
             context.reset_loaders()
             yield PetChange(pet=Pet.from_row(state), event=event_from_row(row))
+            # Not held while the pet is quiet: a process may follow many.
+            del row, state
 
     @strawberry.subscription(
         description="Events in stream order: those after `after` (any event's cursor, or "
@@ -102,3 +104,4 @@ class Subscription:
             if _matches(row, filter, types):
                 context.reset_loaders()
                 yield event_from_row(row)
+            del row

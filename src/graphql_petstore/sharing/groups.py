@@ -39,7 +39,7 @@ from strawberry.utils.aio import aclosing
 from graphql_petstore.api.library_internals import FrameSink, next_payload
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.json_output import encode
-from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, before
+from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, Signal, before
 from graphql_petstore.sharing.index import PetFeed
 from graphql_petstore.sharing.keys import Plan
 
@@ -86,8 +86,9 @@ class Member:
         self.sink = sink
         self.request_id = request_id
         self.close_connection = close_connection
-        self.frames: deque[str] = deque()
-        self.wake = asyncio.Event()
+        # Frames waiting for the member's task (made when the first one waits).
+        self.frames: deque[str] | None = None
+        self.wake = Signal()
         self.group: Group | None = None
         self.ended = False  # the group's stream ended
         self.fell_behind = False  # left the group: its queue overflowed
@@ -103,6 +104,24 @@ class Member:
 
 
 class Group:
+    __slots__ = (
+        "_context",
+        "_queue_limit",
+        "_sinks",
+        "_task",
+        "_waiting",
+        "delivered",
+        "ended",
+        "failed_over",
+        "feed",
+        "number",
+        "plan",
+        "registry",
+        "reservations",
+        "size",
+        "started",
+    )
+
     def __init__(
         self, registry: SubscriptionGroups, plan: Plan, context: Any, queue_limit: int
     ) -> None:
@@ -116,13 +135,16 @@ class Group:
         # group runs on while it has any, even without members.
         self.reservations = 0
         self.delivered: Any = UNKNOWN
-        self.started = asyncio.Event()
+        self.started = Signal()
         self.ended = False
         # The group's pipeline failed before it executed (an invalid document,
         # variables that do not fit): each member runs alone and says so.
         self.failed_over = False
         self._queue_limit = queue_limit
-        self._waiting: dict[StreamPosition | None, list[tuple[Member, asyncio.Future[bool]]]] = {}
+        # Catch-ups waiting for the group at a position (made when one waits).
+        self._waiting: (
+            dict[StreamPosition | None, list[tuple[Member, asyncio.Future[bool]]]] | None
+        ) = None
         self.feed: GroupFeed | PetFeed = (
             GroupFeed(self)
             if plan.pet_id is None
@@ -161,10 +183,12 @@ class Group:
             self.started.set()
             # Catch-ups that waited at a position before the group's start
             # never meet it there: they read on (and meet it further on).
-            for waiting_at in [p for p in self._waiting if before(p, position)]:
-                for _, waiter in self._waiting.pop(waiting_at):
+            for waiting_at in [p for p in self._waiting or () if before(p, position)]:
+                for _, waiter in self._waiting.pop(waiting_at):  # type: ignore[union-attr]
                     if not waiter.done():
                         waiter.set_result(False)
+        if not self._waiting:
+            return
         for member, waiter in self._waiting.pop(position, ()):
             if not waiter.done():
                 self.admit(member)
@@ -193,6 +217,8 @@ class Group:
             await self.started.wait()
             return False
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._waiting is None:
+            self._waiting = {}
         self._waiting.setdefault(position, []).append((member, waiter))
         return await waiter
 
@@ -261,6 +287,10 @@ class Group:
                         return
                     first = False
                     self._broadcast(result)
+                    # Nothing of this event is kept while the group waits for
+                    # the next (a quiet pet's group may wait for hours).
+                    del result
+                    self._context.reset_loaders()
                     # The rows of a burst come from the stream's buffer without
                     # a pause: let the members send before the next result, so
                     # that only a member whose socket is full fills its queue.
@@ -300,7 +330,9 @@ class Group:
                         if errors and not member.errors:
                             member.errors = errors
                         continue
-                if len(frames) >= limit:
+                if frames is None:
+                    frames = member.frames = deque()
+                elif len(frames) >= limit:
                     behind.append(member)
                     continue
                 text = shared if shared is not None else _own_payload(payload, member.request_id)
@@ -336,11 +368,11 @@ class Group:
         logger.debug("group %d: ended", self.number)
         self.ended = True
         self.started.set()
-        for waiters in self._waiting.values():
+        for waiters in (self._waiting or {}).values():
             for _, waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(False)
-        self._waiting.clear()
+        self._waiting = None
         for members in self._sinks.values():
             for member in members:
                 member.ended = True

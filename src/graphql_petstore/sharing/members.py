@@ -97,8 +97,8 @@ async def _live(
 ) -> str | None:
     """Sends the member's frames until the stream ends (its outcome), or
     until the member fell behind (None)."""
-    frames = member.frames
     while True:
+        frames = member.frames
         while frames:
             # Taken off once sent: the group writes to the socket itself only
             # while the queue is empty, so never ahead of a frame in flight.
