@@ -341,7 +341,10 @@ class Group:
                     member.errors = errors
                 member.wake.set()
             if wrote:
-                sink.flush()  # type: ignore[union-attr]
+                try:
+                    sink.flush()  # type: ignore[union-attr]
+                except Exception:  # the socket went: its members' tasks see it end
+                    logger.debug("group %d: a socket refused its frames", self.number)
         for member in behind:
             self._overflow(member)
         if sent:

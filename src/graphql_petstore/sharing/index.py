@@ -112,6 +112,7 @@ class PetFeed:
                     self._current = None
                     self.last = position_of(row)
                     row = None  # not held while the pet is quiet
+                self._rows = None  # a quiet pet's feed holds no deque
                 self._wake.clear()
                 await self._wake.wait()
         finally:
