@@ -27,6 +27,7 @@ from harness.server import TOKEN_NAME, Server
 from harness.subscribers import ClientPlan, client_child
 
 PRIME_CHUNK = 200
+STILL = 0.5  # seconds without a message: a pets run has drained
 
 
 @dataclass
@@ -199,15 +200,23 @@ async def latency_run(
             written = time.perf_counter()
             run.write_seconds = written - start
             deadline = time.monotonic() + args.drain_timeout
+            seen_records, grew_at = -1, time.perf_counter()
             while True:
                 _, done, records, _ = await status(last)
+                now = time.perf_counter()
+                if records != seen_records:
+                    seen_records, grew_at = records, now
                 if kind == "pets":
-                    # Each event reaches the one subscriber of its pet.
-                    done = subscribers if records - primed_records >= count else 0
+                    # Each event reaches the one subscriber of its pet. A priming
+                    # message that came late counts too: done once the count is
+                    # reached and nothing more has come for STILL seconds.
+                    reached = records - primed_records >= count and now - grew_at >= STILL
+                    done = subscribers if reached else 0
                 if done >= subscribers or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.05)
-            run.drain_seconds = time.perf_counter() - written
+            run.drain_seconds = (grew_at if kind == "pets" else time.perf_counter()) - written
+            run.drain_seconds = max(run.drain_seconds, 0.0)
             run.cpu = meter.stop()
             run.rss_mib = rss_mib(server.processes)
 

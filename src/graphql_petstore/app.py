@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_petstore import graphiql
+from graphql_petstore.api.library_internals import SinkMiddleware
 from graphql_petstore.api.schema import limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
 from graphql_petstore.compiled.plans import Plans
@@ -180,6 +181,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes.append(Route("/metrics", MetricsEndpoint(settings.metrics_token).serve))
     middleware = [] if tracer is None else [tracer.middleware()]
     middleware += [
+        # Shared subscriptions write their frames to the socket it finds.
+        Middleware(SinkMiddleware),
         Middleware(RequestIdMiddleware),
         Middleware(ConsistencyTokenMiddleware),
         Middleware(ObservabilityMiddleware, settings=settings),

@@ -24,7 +24,12 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from graphql_petstore.api.library_internals import is_token_limit, with_header_timeout
+from graphql_petstore.api.library_internals import (
+    SinkMiddleware,
+    frame_sink,
+    is_token_limit,
+    with_header_timeout,
+)
 from graphql_petstore.api.schema import create_schema
 from graphql_petstore.graphql_view import PetstoreGraphQL
 from graphql_petstore.settings import Settings
@@ -195,3 +200,86 @@ async def test_shared_payloads_are_built_as_strawberry_builds_them() -> None:
         [data] = legacy.sent
         assert list(data) == ["type", "id", "payload"]
         assert data["payload"] == next_payload(result)
+
+
+# --- uvicorn: a shared subscription writes its frames to the socket itself ------------
+
+
+async def _serve_websocket(app: Any, ws: str) -> tuple[Any, int, Any]:
+    config = uvicorn.Config(
+        SinkMiddleware(app), host="127.0.0.1", port=0, ws=ws, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+        await asyncio.sleep(0.01)
+    return server, port, task
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_uvicorn_websockets_protocol_still_takes_frames_from_a_sink(
+    compression: str | None,
+) -> None:
+    """Frames written to the sink and frames sent through ASGI reach a real
+    client in the order written, compressed or not; a paused transport or a
+    closed socket is not ready."""
+    import websockets
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        sink = frame_sink(scope)
+        seen["sink"] = sink
+        assert sink is not None, "uvicorn's default WebSocket protocol has changed"
+        assert not sink.ready(), "ready before the handshake"
+        await send({"type": "websocket.accept"})
+        assert sink.ready()
+        sink.send(b'{"n":1}')
+        sink.send(b'{"n":2}')
+        sink.flush()
+        await send({"type": "websocket.send", "text": '{"n":3}'})
+        protocol = send.__self__
+        protocol.pause_writing()
+        seen["paused_ready"] = sink.ready()
+        protocol.resume_writing()
+        await receive()  # the client's close
+        seen["closed_ready"] = sink.ready()
+
+    server, port, task = await _serve_websocket(app, "auto")
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/", compression=compression) as client:
+            received = [await asyncio.wait_for(client.recv(), 10) for _ in range(3)]
+        assert received == ['{"n":1}', '{"n":2}', '{"n":3}']
+        await asyncio.sleep(0.2)
+        assert seen["paused_ready"] is False
+        assert seen["closed_ready"] is False
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_other_websocket_protocols_get_no_sink() -> None:
+    """wsproto (or a wrapped send) falls back to the ASGI send: no sink."""
+    import websockets
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        seen["sink"] = frame_sink(scope)
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "x"})
+
+    server, port, task = await _serve_websocket(app, "wsproto")
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+            assert await asyncio.wait_for(client.recv(), 10) == "x"
+        assert "sink" in seen
+        assert seen["sink"] is None
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

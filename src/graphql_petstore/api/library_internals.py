@@ -39,6 +39,17 @@ upgrade changes any of it.
   straight to the Starlette WebSocket that strawberry's ASGI adapter holds
   (`websocket.ws`), and its payload is built as strawberry's `send_next` /
   `send_data_message` build theirs (`next_payload`).
+- A group writes its frames to each member's socket from its fan-out loop
+  (FrameSink), not through a task and an ASGI send per frame: each member's
+  frame goes to the websockets Sans-I/O connection (`conn.send_text`, which
+  frames and compresses it) of uvicorn's WebSocketsSansIOProtocol, and each
+  socket's frames of one event leave in one `transport.write`. It relies on
+  that protocol's `send` being the ASGI send that reaches the app (nothing in
+  between does anything to a `websocket.send`: see SinkMiddleware) and on its
+  attributes `conn`, `transport`, `writable` (cleared while the transport is
+  paused), `close_sent`, `disconnected`. Under any other WebSocket protocol
+  (wsproto, uvicorn's legacy websockets one), or a tracer's middleware
+  outside, a member has no sink and its frames go through the ASGI send.
 """
 
 from __future__ import annotations
@@ -289,6 +300,7 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             f'{{"id":{encode(operation.id)},"type":"next","payload":',
             getattr(self.context, "request_id", ""),
             self.websocket.close,
+            frame_sink(self.websocket.ws.scope),  # type: ignore[attr-defined]
         )
         try:
             outcome = await serve(
@@ -340,6 +352,7 @@ class SharingGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
             f'{{"type":"data","id":{encode(operation_id)},"payload":',
             getattr(self.context, "request_id", ""),
             self.websocket.close,
+            frame_sink(self.websocket.ws.scope),  # type: ignore[attr-defined]
         )
         fallback = False
         try:
@@ -365,3 +378,82 @@ class SharingGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         except (WebSocketDisconnect, SendAfterClose) as exc:
             # SendAfterClose: the server closed it (a slow subscriber's socket).
             raise WebSocketDisconnected from exc
+
+
+# --- a shared subscription's frames, written from its group's fan-out loop ---------------
+
+SINK_SCOPE_KEY = "graphql_petstore.frame_sink"
+
+
+class FrameSink:
+    """One WebSocket connection's uvicorn protocol, written to directly."""
+
+    __slots__ = ("_conn", "_protocol", "_transport")
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+        self._conn = protocol.conn
+        self._transport: asyncio.Transport | None = None
+
+    def ready(self) -> bool:
+        """Whether frames may be written now: open, accepted, not closing, and
+        the transport not paused (else they wait in the members' queues, and
+        go out through the ASGI send, which waits for it)."""
+        protocol = self._protocol
+        transport = protocol.transport
+        if (
+            not protocol.handshake_complete
+            or protocol.close_sent
+            or protocol.disconnected
+            or protocol.initial_response is not None
+            or not protocol.writable.is_set()
+            or transport is None
+            or transport.is_closing()
+            or self._conn.state is not _OPEN
+        ):
+            return False
+        self._transport = transport
+        return True
+
+    def send(self, frame: bytes) -> None:
+        self._conn.send_text(frame)
+
+    def flush(self) -> None:
+        output = self._conn.data_to_send()
+        if output and self._transport is not None:
+            self._transport.write(b"".join(output))
+
+
+def frame_sink(scope: Any) -> FrameSink | None:
+    sink: FrameSink | None = scope.get(SINK_SCOPE_KEY)
+    return sink
+
+
+class SinkMiddleware:
+    """Outermost but for a tracer: gives a WebSocket whose ASGI send is
+    uvicorn's own WebSocketsSansIOProtocol.send a FrameSink in its scope. The
+    middlewares in between pass a `websocket.send` on untouched (they act on
+    http messages, `websocket.accept` and `websocket.close`): a frame written
+    to the sink is what the ASGI send would have written."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            protocol = getattr(send, "__self__", None)
+            if type(protocol) is _SANS_IO and getattr(send, "__name__", "") == "send":
+                scope[SINK_SCOPE_KEY] = FrameSink(protocol)
+        await self.app(scope, receive, send)
+
+
+def _sans_io_protocol() -> tuple[type[Any] | None, Any]:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+        from websockets.protocol import State
+    except ImportError:  # websockets is not installed: wsproto, no sinks
+        return None, None
+    return WebSocketsSansIOProtocol, State.OPEN
+
+
+_SANS_IO, _OPEN = _sans_io_protocol()

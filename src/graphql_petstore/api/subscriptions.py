@@ -71,7 +71,13 @@ class Subscription:
             if state is None or (statuses and state["status"] not in statuses):
                 continue
             context.reset_loaders()
-            yield PetChange(pet=Pet.from_row(state), event=event_from_row(row))
+            change = PetChange(pet=Pet.from_row(state), event=event_from_row(row))
+            yield change
+            # Executed by now; graphql-core keeps the item it last mapped until
+            # the next one comes: not its content, nor the rows, while the pet
+            # is quiet (a process may follow tens of thousands of pets).
+            change.pet = change.event = None  # type: ignore[assignment]
+            del row, state, change
 
     @strawberry.subscription(
         description="Events in stream order: those after `after` (any event's cursor, or "
@@ -102,3 +108,4 @@ class Subscription:
             if _matches(row, filter, types):
                 context.reset_loaders()
                 yield event_from_row(row)
+            del row

@@ -26,7 +26,7 @@ import functools
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
@@ -79,7 +79,7 @@ class EventStream:
         self._closed = False
         self._followers = 0
         self._has_followers = asyncio.Event()
-        self._pet_states: OrderedDict[object, RowMapping | None] = OrderedDict()
+        self._pet_states: OrderedDict[object, dict[str, Any] | None] = OrderedDict()
 
     async def start(self) -> None:
         self._head = await self.end_position()
@@ -155,16 +155,19 @@ class EventStream:
                     async with asyncio.timeout(self._poll_interval):
                         await waiting_since.wait()
 
-    async def pet_after(self, event: RowMapping) -> RowMapping | None:
+    async def pet_after(self, event: RowMapping) -> dict[str, Any] | None:
         """The pet as it was right after `event`, folded by pet_fold() from its
         history (shared by every subscriber of this process)."""
         key = event["id"]
         if key in self._pet_states:
             self._pet_states.move_to_end(key)
             return self._pet_states[key]
-        state = await self._read(
+        row = await self._read(
             lambda conn: reads.pet_at_version(conn, event["pet_id"], event["pet_version"])
         )
+        # A dict: a row keeps its result's metadata (some 2 KiB, one per
+        # statement), and the cache holds thousands.
+        state = None if row is None else dict(row)
         self._pet_states[key] = state
         if len(self._pet_states) > PET_STATE_CACHE_SIZE:
             self._pet_states.popitem(last=False)

@@ -57,7 +57,8 @@ HTTP_CODES = {
 _RANK = {OK: 0, USER_ERROR: 1, GRAPHQL_ERROR: 2, INTERNAL_ERROR: 3}
 
 
-@dataclass(eq=False)
+# Slots: a live subscription holds one until it ends.
+@dataclass(eq=False, slots=True)
 class RequestRecord:
     request_id: str
     transport: str = "http"  # or "websocket"

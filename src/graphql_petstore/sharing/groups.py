@@ -5,8 +5,14 @@ A group runs one strawberry subscription (the schema's own path, with every
 extension: error codes, masking, the operation's access line) on a context of
 its own, fed by a GroupFeed. Each result is made into the `payload` of a
 frame once, as JSON text; a member's frame is that text between the member's
-prefix (its protocol's message type and its id) and a closing brace, put on
-the member's queue. The member's task sends its queue (sharing/members.py).
+prefix (its protocol's message type and its id) and a closing brace.
+
+The fan-out writes each member's frame to its socket itself (a FrameSink:
+no task switch per member, one write per socket per event), in one pass
+without a pause: a member admitted during a pause could miss the event in
+hand. A member whose socket cannot take a frame now (its transport paused,
+no sink under this server) or that still has queued frames gets the frame on
+its queue instead, in order, and its task sends the queue (sharing/members.py).
 
 A member whose queue is full when a result comes leaves the group at once,
 remembering where the group was: it sends what it has queued, then reads on
@@ -30,10 +36,10 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from graphql_petstore.api.library_internals import next_payload
+from graphql_petstore.api.library_internals import FrameSink, next_payload
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.json_output import encode
-from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, before
+from graphql_petstore.sharing.feeds import UNKNOWN, GroupFeed, Signal, before
 from graphql_petstore.sharing.index import PetFeed
 from graphql_petstore.sharing.keys import Plan
 
@@ -54,6 +60,7 @@ class Member:
         "ended",
         "errors",
         "fell_behind",
+        "frame_prefix",
         "frames",
         "group",
         "position",
@@ -62,6 +69,7 @@ class Member:
         "reserved",
         "resume",
         "sent",
+        "sink",
         "wake",
     )
 
@@ -70,12 +78,17 @@ class Member:
         prefix: str,
         request_id: str,
         close_connection: Callable[[int, str], Coroutine[Any, Any, None]],
+        sink: FrameSink | None = None,
     ) -> None:
         self.prefix = prefix
+        self.frame_prefix = prefix.encode()
+        # Its socket, written to by the group's fan-out (None: the queue only).
+        self.sink = sink
         self.request_id = request_id
         self.close_connection = close_connection
-        self.frames: deque[str] = deque()
-        self.wake = asyncio.Event()
+        # Frames waiting for the member's task (made when the first one waits).
+        self.frames: deque[str] | None = None
+        self.wake = Signal()
         self.group: Group | None = None
         self.ended = False  # the group's stream ended
         self.fell_behind = False  # left the group: its queue overflowed
@@ -91,24 +104,47 @@ class Member:
 
 
 class Group:
+    __slots__ = (
+        "_context",
+        "_queue_limit",
+        "_sinks",
+        "_task",
+        "_waiting",
+        "delivered",
+        "ended",
+        "failed_over",
+        "feed",
+        "number",
+        "plan",
+        "registry",
+        "reservations",
+        "size",
+        "started",
+    )
+
     def __init__(
         self, registry: SubscriptionGroups, plan: Plan, context: Any, queue_limit: int
     ) -> None:
         self.registry = registry
         self.plan = plan
         self.number = next(_group_numbers)
-        self.members: set[Member] = set()
+        # The members by socket (a FrameSink, or None): one write per socket.
+        self._sinks: dict[FrameSink | None, dict[Member, None]] = {}
+        self.size = 0
         # Catch-ups that will join (or have left and will come back): the
         # group runs on while it has any, even without members.
         self.reservations = 0
         self.delivered: Any = UNKNOWN
-        self.started = asyncio.Event()
+        self.started = Signal()
         self.ended = False
         # The group's pipeline failed before it executed (an invalid document,
         # variables that do not fit): each member runs alone and says so.
         self.failed_over = False
         self._queue_limit = queue_limit
-        self._waiting: dict[StreamPosition | None, list[tuple[Member, asyncio.Future[bool]]]] = {}
+        # Catch-ups waiting for the group at a position (made when one waits).
+        self._waiting: (
+            dict[StreamPosition | None, list[tuple[Member, asyncio.Future[bool]]]] | None
+        ) = None
         self.feed: GroupFeed | PetFeed = (
             GroupFeed(self)
             if plan.pet_id is None
@@ -136,7 +172,7 @@ class Group:
 
     @property
     def idle(self) -> bool:
-        return not self.members and self.reservations == 0
+        return not self.size and self.reservations == 0
 
     # --- positions -------------------------------------------------------------
 
@@ -147,10 +183,12 @@ class Group:
             self.started.set()
             # Catch-ups that waited at a position before the group's start
             # never meet it there: they read on (and meet it further on).
-            for waiting_at in [p for p in self._waiting if before(p, position)]:
-                for _, waiter in self._waiting.pop(waiting_at):
+            for waiting_at in [p for p in self._waiting or () if before(p, position)]:
+                for _, waiter in self._waiting.pop(waiting_at):  # type: ignore[union-attr]
                     if not waiter.done():
                         waiter.set_result(False)
+        if not self._waiting:
+            return
         for member, waiter in self._waiting.pop(position, ()):
             if not waiter.done():
                 self.admit(member)
@@ -179,6 +217,8 @@ class Group:
             await self.started.wait()
             return False
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._waiting is None:
+            self._waiting = {}
         self._waiting.setdefault(position, []).append((member, waiter))
         return await waiter
 
@@ -192,8 +232,24 @@ class Group:
             member.reserved = True
             self.reservations += 1
 
+    def _add(self, member: Member) -> None:
+        members = self._sinks.get(member.sink)
+        if members is None:
+            members = self._sinks[member.sink] = {}
+        if member not in members:
+            members[member] = None
+            self.size += 1
+
+    def _remove(self, member: Member) -> None:
+        members = self._sinks.get(member.sink)
+        if members is not None and member in members:
+            del members[member]
+            self.size -= 1
+            if not members:
+                del self._sinks[member.sink]
+
     def admit(self, member: Member) -> None:
-        self.members.add(member)
+        self._add(member)
         member.group = self
         member.fell_behind = False
         if member.behind_since is not None:
@@ -204,7 +260,7 @@ class Group:
             self.reservations -= 1
 
     def leave(self, member: Member) -> None:
-        self.members.discard(member)
+        self._remove(member)
         if member.reserved:
             member.reserved = False
             self.reservations -= 1
@@ -231,6 +287,10 @@ class Group:
                         return
                     first = False
                     self._broadcast(result)
+                    # Nothing of this event is kept while the group waits for
+                    # the next (a quiet pet's group may wait for hours).
+                    del result
+                    self._context.reset_loaders()
                     # The rows of a burst come from the stream's buffer without
                     # a pause: let the members send before the next result, so
                     # that only a member whose socket is full fills its queue.
@@ -246,20 +306,52 @@ class Group:
         payload = next_payload(result)
         errors = payload.get("errors")
         shared = None if errors and _names_request(errors) else encode(payload)
+        body = None if shared is None else shared.encode()
         limit = self._queue_limit
-        for member in list(self.members):
-            frames = member.frames
-            if len(frames) >= limit:
-                self._overflow(member)
-                continue
-            text = shared if shared is not None else _own_payload(payload, member.request_id)
-            frames.append(f"{member.prefix}{text}}}")
-            if errors and not member.errors:
-                member.errors = errors
-            member.wake.set()
+        behind: list[Member] = []
+        sent = 0
+        for sink, members in self._sinks.items():
+            direct = sink is not None and sink.ready()
+            wrote = False
+            for member in members:
+                frames = member.frames
+                if direct and not frames:
+                    own = body
+                    if own is None:
+                        own = _own_payload(payload, member.request_id).encode()
+                    try:
+                        sink.send(member.frame_prefix + own + b"}")  # type: ignore[union-attr]
+                    except Exception:  # the connection says it cannot: its queue has it
+                        direct = False
+                    else:
+                        wrote = True
+                        sent += 1
+                        member.sent += 1
+                        if errors and not member.errors:
+                            member.errors = errors
+                        continue
+                if frames is None:
+                    frames = member.frames = deque()
+                elif len(frames) >= limit:
+                    behind.append(member)
+                    continue
+                text = shared if shared is not None else _own_payload(payload, member.request_id)
+                frames.append(f"{member.prefix}{text}}}")
+                if errors and not member.errors:
+                    member.errors = errors
+                member.wake.set()
+            if wrote:
+                try:
+                    sink.flush()  # type: ignore[union-attr]
+                except Exception:  # the socket went: its members' tasks see it end
+                    logger.debug("group %d: a socket refused its frames", self.number)
+        for member in behind:
+            self._overflow(member)
+        if sent:
+            self.registry.sent(sent)
 
     def _overflow(self, member: Member) -> None:
-        self.members.discard(member)
+        self._remove(member)
         self.reserve(member)  # it comes back by itself
         member.fell_behind = True
         member.resume = self.resume_point()
@@ -279,14 +371,15 @@ class Group:
         logger.debug("group %d: ended", self.number)
         self.ended = True
         self.started.set()
-        for waiters in self._waiting.values():
+        for waiters in (self._waiting or {}).values():
             for _, waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(False)
-        self._waiting.clear()
-        for member in self.members:
-            member.ended = True
-            member.wake.set()
+        self._waiting = None
+        for members in self._sinks.values():
+            for member in members:
+                member.ended = True
+                member.wake.set()
         self.registry.ended(self)
 
 

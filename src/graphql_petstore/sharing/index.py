@@ -21,7 +21,7 @@ from sqlalchemy.engine import RowMapping
 
 from graphql_petstore.database.reads import StreamPosition
 from graphql_petstore.database.stream import EventStream, position_of
-from graphql_petstore.sharing.feeds import UNKNOWN, before
+from graphql_petstore.sharing.feeds import UNKNOWN, Signal, before
 
 if TYPE_CHECKING:
     from graphql_petstore.sharing.groups import Group
@@ -32,13 +32,13 @@ class PetIndex:
         self._stream = stream
         self._feeds: dict[uuid.UUID, set[PetFeed]] = {}
         self.position: Any = UNKNOWN
-        self.started = asyncio.Event()
+        self.started = Signal()
         self._task: asyncio.Task[None] | None = None
 
     def add(self, feed: PetFeed) -> None:
         self._feeds.setdefault(feed.pet_id, set()).add(feed)
         if self._task is None:
-            self.started = asyncio.Event()
+            self.started = Signal()
             self.position = UNKNOWN
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pet-index")
 
@@ -71,21 +71,26 @@ class PetIndex:
 
 
 class PetFeed:
-    """The feed of one pet's group."""
+    """The feed of one pet's group (an idle one holds little: a process may
+    follow tens of thousands of pets)."""
 
+    __slots__ = ("_current", "_group", "_index", "_rows", "_wake", "last", "pet_id")
     shared = True
 
     def __init__(self, group: Group, index: PetIndex, pet_id: uuid.UUID) -> None:
         self._group = group
         self._index = index
         self.pet_id = pet_id
-        self._rows: deque[RowMapping | None] = deque()
-        self._wake = asyncio.Event()
+        # Made when the first row comes (an empty deque is some 600 bytes).
+        self._rows: deque[RowMapping | None] | None = None
+        self._wake = Signal()
         self._current: RowMapping | None = None
         # The pet's last row that the group has handled (or where it started).
         self.last: Any = UNKNOWN
 
     def push(self, row: RowMapping | None) -> None:
+        if self._rows is None:
+            self._rows = deque()
         self._rows.append(row)
         self._wake.set()
 
@@ -106,6 +111,8 @@ class PetFeed:
                     yield row
                     self._current = None
                     self.last = position_of(row)
+                    row = None  # not held while the pet is quiet
+                self._rows = None  # a quiet pet's feed holds no deque
                 self._wake.clear()
                 await self._wake.wait()
         finally:

@@ -97,10 +97,13 @@ async def _live(
 ) -> str | None:
     """Sends the member's frames until the stream ends (its outcome), or
     until the member fell behind (None)."""
-    frames = member.frames
     while True:
+        frames = member.frames
         while frames:
-            await send_text(frames.popleft())
+            # Taken off once sent: the group writes to the socket itself only
+            # while the queue is empty, so never ahead of a frame in flight.
+            await send_text(frames[0])
+            frames.popleft()
             groups.sent()
             member.sent += 1
         if member.fell_behind:

@@ -111,8 +111,8 @@ class SubscriptionGroups:
         if self._groups.get(group.plan.key) is group:
             del self._groups[group.plan.key]
 
-    def sent(self) -> None:
-        self._sent += 1
+    def sent(self, count: int = 1) -> None:
+        self._sent += count
 
     def fell_behind(self, member: Member) -> None:
         self._overflows += 1
