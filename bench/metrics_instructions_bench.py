@@ -14,7 +14,8 @@ count: the kernel's share (the access line's write(2)) and PostgreSQL.
 
     .venv/bin/python bench/metrics_instructions_bench.py     # --rounds 2 --requests 200
 
-About a minute per round; needs valgrind (Debian's package).
+About a minute per round; needs valgrind (Debian's package). With
+--keep-dumps DIR the counted dumps stay, for `callgrind_annotate --inclusive=yes`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ PETS_PAGE = (
 class Callgrind:
     """`serve --workers 1` under callgrind, collection switched by callgrind_control."""
 
-    def __init__(self, url: str, token: str, environment: dict[str, str]) -> None:
+    def __init__(
+        self, url: str, token: str, environment: dict[str, str], keep: str | None = None
+    ) -> None:
+        self.keep = keep  # copy each dump here under this prefix, for callgrind_annotate
         self.directory = tempfile.mkdtemp(prefix="petstore-callgrind-")
         self.out = os.path.join(self.directory, "callgrind.out")
         wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
@@ -69,7 +73,9 @@ class Callgrind:
         pid = str(self.server.process.pid)
         subprocess.run(["callgrind_control", *arguments, pid], check=True, capture_output=True)
 
-    async def count(self, requests: int, send: Callable[[int], bytes]) -> float:
+    async def count(
+        self, requests: int, send: Callable[[int], bytes], name: str | None = None
+    ) -> float:
         """Instructions per request over `requests` requests."""
         connection = HttpConnection("127.0.0.1", self.server.port)
         try:
@@ -89,6 +95,8 @@ class Callgrind:
                     break
                 await asyncio.sleep(0.1)
             (dump,) = new
+            if self.keep is not None and name is not None:
+                shutil.copy(dump, f"{self.keep}-{name}.callgrind")
             return total_instructions(dump) / requests
         finally:
             await connection.close()
@@ -106,9 +114,15 @@ def total_instructions(path: str) -> int:
     raise SystemExit(f"{path}: no totals")
 
 
-async def one_round(url: str, variant: str, args: argparse.Namespace) -> dict[str, float]:
+async def one_round(
+    url: str, variant: str, round_number: int, args: argparse.Namespace
+) -> dict[str, float]:
     token = uuid.uuid4().hex
-    server = Callgrind(url, token, VARIANTS[variant])
+    keep = None
+    if args.keep_dumps is not None:
+        os.makedirs(args.keep_dumps, exist_ok=True)
+        keep = os.path.join(args.keep_dumps, f"{variant}-{round_number}")
+    server = Callgrind(url, token, VARIANTS[variant], keep)
     try:
         await server.server.wait_ready(within=300)
         requests = Requests("127.0.0.1", server.server.port, token)
@@ -129,10 +143,11 @@ async def one_round(url: str, variant: str, args: argparse.Namespace) -> dict[st
             "changePetPrice": change_price,
             "pets(first: 50)": lambda _: page,
         }
+        files = {"changePetPrice": "mutation", "pets(first: 50)": "pets"}
         counts = {}
         for name, send in scenarios.items():
             await server.count(args.warmup, send)  # plans cached, pools filled
-            counts[name] = await server.count(args.requests, send)
+            counts[name] = await server.count(args.requests, send, files[name])
             say(f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request")
         return counts
     finally:
@@ -145,6 +160,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per variant")
     parser.add_argument("--requests", type=int, default=200, help="counted requests per scenario")
     parser.add_argument("--warmup", type=int, default=50, help="requests before counting")
+    parser.add_argument(
+        "--keep-dumps",
+        metavar="DIR",
+        help="keep each counted dump as DIR/<variant>-<round>-<scenario>.callgrind "
+        "(for callgrind_annotate)",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("needs valgrind (apt-get install valgrind)")
@@ -157,7 +178,7 @@ async def main() -> None:
         for round_number in range(args.rounds):
             order = list(VARIANTS) if round_number % 2 == 0 else list(reversed(VARIANTS))
             for variant in order:
-                results[variant].append(await one_round(url, variant, args))
+                results[variant].append(await one_round(url, variant, round_number, args))
         say("")
         for scenario in results["off"][0]:
             off = statistics.median(r[scenario] for r in results["off"])

@@ -149,26 +149,41 @@ class JsonLines(JsonFormatter):
         return _dumps(line).decode()
 
 
+# The keys that JsonLines puts before a line's fields; "time" comes last.
+ACCESS_HEAD = ("level", "logger", "message", "pid")
+
+
 def write_json_line(
     logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any]
 ) -> bool:
     """Writes the line that JsonLines would make straight to its handler's
     stream, when that handler (a StreamHandler formatting JSON lines, as
-    configure() sets up) is the only one on the logger's way: once per
-    request, the LogRecord and the handler machinery cost more than the rest
-    of a compiled request's Python. False: nothing written; log it the usual
-    way (another handler, a filter, text lines, a test's capture)."""
-    handler = _sole_json_handler(logger, level)
-    if handler is None:
-        return False
+    configure() sets up) is the only one on the logger's way (see
+    write_json_object). False: nothing written; log it the usual way."""
     line = {
         "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level),
         "logger": logger.name,
         "message": message,
-        "pid": _pid,
+        "pid": 0,
         **fields,
-        "time": datetime.now(UTC),
     }
+    return write_json_object(logger, level, line)
+
+
+def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) -> bool:
+    """Writes `line` (ACCESS_HEAD's keys first, then the fields; "pid" and
+    "time" are set here) as JsonLines would, straight to the stream of the
+    logger's handler, when that handler (a StreamHandler formatting JSON
+    lines, as configure() sets up) is the only one on the logger's way: once
+    per request, the LogRecord and the handler machinery cost more than the
+    rest of a compiled request's Python. False: nothing written; log it the
+    usual way (another handler, a filter, text lines, a test's capture), with
+    fields_after_head(line)."""
+    handler = _sole_json_handler(logger, level)
+    if handler is None:
+        return False
+    line["pid"] = _pid
+    line["time"] = datetime.now(UTC)
     binary = _approved[4] if _approved is not None else None
     if binary is not None:
         # orjson writes UTF-8 already: past the text layer, which would
@@ -182,13 +197,17 @@ def write_json_line(
     return True
 
 
+def fields_after_head(line: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in line.items() if key not in ACCESS_HEAD}
+
+
 def _dumps(line: Mapping[str, Any], option: int = 0) -> bytes:
     """orjson refuses a str that is not valid Unicode (a lone surrogate, which
     a client can put into an operation name or a query): such a line is
     written by the json module instead, which escapes it."""
     try:
-        return orjson.dumps(line, default=str, option=option)
-    except TypeError:
+        return orjson.dumps(line, option=option)
+    except TypeError:  # or a value that orjson does not know
         text = json.dumps(line, default=_iso, ensure_ascii=True)
         return (text + "\n" if option & orjson.OPT_APPEND_NEWLINE else text).encode()
 
