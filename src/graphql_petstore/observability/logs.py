@@ -184,11 +184,16 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
         return False
     line["pid"] = _pid
     line["time"] = datetime.now(UTC)
-    binary = _approved[4] if _approved is not None else None
+    approved = _approved
+    binary = approved[7] if approved is not None and approved[2] is handler else None
     if binary is not None:
         # orjson writes UTF-8 already: past the text layer, which would
         # decode and encode again (it holds nothing: every line ends in \n).
-        binary.write(_dumps(line, orjson.OPT_APPEND_NEWLINE))
+        try:
+            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            data = _dumps(line, orjson.OPT_APPEND_NEWLINE)
+        binary.write(data)
         binary.flush()
     else:
         stream = handler.stream
@@ -227,14 +232,48 @@ def _forked() -> None:
 
 os.register_at_fork(after_in_child=_forked)
 
-# The handler that the last full check approved, with what that check saw:
-# the check runs once per request otherwise.
-# (handler, its formatter, how many filters, its stream, that stream's bytes
-# layer when it writes UTF-8)
-_approved: tuple[logging.Handler, logging.Formatter | None, int, Any, Any] | None = None
+# What the last full check approved, when the logger has no handler of its
+# own and the handler is the root logger's (as configure() sets up), with
+# what that check saw: the next calls only compare (the check runs once
+# per request otherwise). (logger, root, handler, [handler], its formatter,
+# its filters, its stream, that stream's bytes layer when it writes UTF-8)
+_approved: (
+    tuple[
+        logging.Logger,
+        logging.Logger,
+        logging.StreamHandler[Any],
+        list[logging.Handler],
+        logging.Formatter | None,
+        list[Any],
+        Any,
+        Any,
+    ]
+    | None
+) = None
 
 
 def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    approved = _approved
+    if approved is not None and approved[0] is logger:
+        root = approved[1]
+        handler = approved[2]
+        if (
+            not logger.handlers
+            and not logger.filters
+            and logger.propagate
+            and logger.parent is root
+            and not root.filters
+            and root.handlers == approved[3]
+            and handler.formatter is approved[4]
+            and handler.filters == approved[5]
+            and handler.stream is approved[6]
+            and handler.level <= level
+        ):
+            return handler
+    return _check(logger, level)
+
+
+def _check(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
     global _approved
     found: logging.Handler | None = None
     current: logging.Logger | None = logger
@@ -250,15 +289,6 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
         current = current.parent
     if found is None or found.level > level:
         return None
-    approved = _approved
-    if (
-        approved is not None
-        and approved[0] is found
-        and approved[1] is found.formatter
-        and approved[2] == len(found.filters)
-        and approved[3] is getattr(found, "stream", None)
-    ):
-        return found  # type: ignore[return-value]
     if (
         type(found) is not logging.StreamHandler
         or not isinstance(found.formatter, JsonLines)
@@ -268,7 +298,25 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
     stream = found.stream
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
-    _approved = (found, found.formatter, len(found.filters), stream, binary)
+    root = logger.parent
+    if (
+        not logger.handlers
+        and root is not None
+        and root.parent is None  # the root logger: nothing above it
+        and root.handlers == [found]
+    ):
+        _approved = (
+            logger,
+            root,
+            found,
+            [found],
+            found.formatter,
+            list(found.filters),
+            stream,
+            binary,
+        )
+    else:
+        _approved = None
     return found
 
 
