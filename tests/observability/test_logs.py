@@ -195,7 +195,8 @@ def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_pat
     handler.setFormatter(json_formatter())
     handler.addFilter(RequestContext())
     root = logging.getLogger()
-    logger = logging.getLogger("graphql_petstore.test_approval")
+    middle = logging.getLogger("petstore_test_approval")
+    logger = logging.getLogger("petstore_test_approval.line")
     saved = root.handlers[:]
     root.handlers = [handler]
     capture = logging.StreamHandler(io.StringIO())
@@ -209,6 +210,13 @@ def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_pat
         logger.addHandler(capture)
         assert not write_json_line(logger, logging.INFO, "a handler of its own", {})
         logger.removeHandler(capture)
+        middle.addHandler(capture)
+        assert not write_json_line(logger, logging.INFO, "a handler on the way", {})
+        middle.removeHandler(capture)
+        middle.propagate = False
+        assert not write_json_line(logger, logging.INFO, "not propagated", {})
+        middle.propagate = True
+        assert write_json_line(logger, logging.INFO, "fourth", {"n": 4})
         only_errors = logging.Filter("nothing")
         handler.addFilter(only_errors)
         assert not write_json_line(logger, logging.INFO, "a filter", {})
@@ -224,5 +232,7 @@ def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_pat
     finally:
         root.handlers = saved
         logger.removeHandler(capture)
+        middle.removeHandler(capture)
+        middle.propagate = True
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [line["message"] for line in lines] == ["first", "second", "third"]
+    assert [line["message"] for line in lines] == ["first", "second", "third", "fourth"]

@@ -185,7 +185,7 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     line["pid"] = _pid
     line["time"] = datetime.now(UTC)
     approved = _approved
-    binary = approved[7] if approved is not None and approved[2] is handler else None
+    binary = approved[8] if approved is not None and approved[3] is handler else None
     if binary is not None:
         # orjson writes UTF-8 already: past the text layer, which would
         # decode and encode again (it holds nothing: every line ends in \n).
@@ -232,14 +232,17 @@ def _forked() -> None:
 
 os.register_at_fork(after_in_child=_forked)
 
-# What the last full check approved, when the logger has no handler of its
-# own and the handler is the root logger's (as configure() sets up), with
-# what that check saw: the next calls only compare (the check runs once
-# per request otherwise). (logger, root, handler, [handler], its formatter,
-# its filters, its stream, that stream's bytes layer when it writes UTF-8)
+# What the last full check approved, when the handler is the root logger's
+# (as configure() sets up) and at most one logger lies between (the
+# command's, "graphql_petstore"), with what that check saw: the next calls
+# only compare, in straight-line code (the check runs once per request
+# otherwise). (the logger asked, the one between or None, the root, the
+# handler, [handler], its formatter, its filters, its stream, that stream's
+# bytes layer when it writes UTF-8)
 _approved: (
     tuple[
         logging.Logger,
+        logging.Logger | None,
         logging.Logger,
         logging.StreamHandler[Any],
         list[logging.Handler],
@@ -255,18 +258,25 @@ _approved: (
 def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
     approved = _approved
     if approved is not None and approved[0] is logger:
-        root = approved[1]
-        handler = approved[2]
+        between, root, handler = approved[1], approved[2], approved[3]
         if (
             not logger.handlers
             and not logger.filters
             and logger.propagate
-            and logger.parent is root
+            and (
+                logger.parent is root
+                if between is None
+                else logger.parent is between
+                and not between.handlers
+                and not between.filters
+                and between.propagate
+                and between.parent is root
+            )
             and not root.filters
-            and root.handlers == approved[3]
-            and handler.formatter is approved[4]
-            and handler.filters == approved[5]
-            and handler.stream is approved[6]
+            and root.handlers == approved[4]
+            and handler.formatter is approved[5]
+            and handler.filters == approved[6]
+            and handler.stream is approved[7]
             and handler.level <= level
         ):
             return handler
@@ -298,16 +308,14 @@ def _check(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | N
     stream = found.stream
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
-    root = logger.parent
-    if (
-        not logger.handlers
-        and root is not None
-        and root.parent is None  # the root logger: nothing above it
-        and root.handlers == [found]
-    ):
+    way = [logger]
+    while way[-1].parent is not None and len(way) < 4:
+        way.append(way[-1].parent)
+    if len(way) in (2, 3) and way[-1].parent is None and way[-1].handlers == [found]:
         _approved = (
             logger,
-            root,
+            way[1] if len(way) == 3 else None,
+            way[-1],
             found,
             [found],
             found.formatter,
