@@ -156,7 +156,7 @@ class BoundedLabel:
 # (observability.sampler), since the other workers' counts reach a scrape
 # only through their files. All of it runs on the event loop's thread.
 # Bounded, since the names are the client's: beyond MAX_TALLIES keys an
-# operation is recorded on its metric objects at once.
+# operation is recorded on its metric objects at once, as before.
 MAX_TALLIES = 1_000
 _LATENCY_BOUNDS = (*LATENCY_BUCKETS, float("inf"))
 
@@ -213,6 +213,9 @@ def record_operation(
     tally = _operation_tallies.get(key)
     if tally is None:
         tally = _new_tally(key)
+        if tally is None:  # beyond the bound: on the metric objects at once
+            _record_now(key, seconds)
+            return
     if not tally.count:
         _counted.append(tally)
     tally.count += 1
@@ -221,17 +224,28 @@ def record_operation(
         tally.buckets[bisect_left(_LATENCY_BOUNDS, seconds)] += 1
 
 
-def _new_tally(key: tuple[str, str | None, str, str]) -> OperationTally:
+def _children(key: tuple[str, str | None, str, str]) -> tuple[Any, Any]:
     operation_type, operation_name, outcome, code = key
     kind = operation_type if operation_type in OPERATION_TYPES else UNKNOWN_OPERATION
     name = operation_name_label(operation_name)
-    tally = OperationTally(
+    return (
         OPERATIONS.labels(kind, name, outcome, code_label(code)),
         OPERATION_SECONDS.labels(kind, name),
     )
-    if len(_operation_tallies) < MAX_TALLIES:
-        _operation_tallies[key] = tally
-    return tally  # beyond the bound: counted until the next flush, then dropped
+
+
+def _new_tally(key: tuple[str, str | None, str, str]) -> OperationTally | None:
+    if len(_operation_tallies) >= MAX_TALLIES:
+        return None
+    tally = _operation_tallies[key] = OperationTally(*_children(key))
+    return tally
+
+
+def _record_now(key: tuple[str, str | None, str, str], seconds: float | None) -> None:
+    counter, histogram = _children(key)
+    counter.inc()
+    if seconds is not None:
+        histogram.observe(seconds)
 
 
 # Event types and ErrorCodes come from the schema, never from the client.
