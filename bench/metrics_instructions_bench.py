@@ -14,7 +14,8 @@ count: the kernel's share (the access line's write(2)) and PostgreSQL.
 
     .venv/bin/python bench/metrics_instructions_bench.py     # --rounds 2 --requests 200
 
-About a minute per round; needs valgrind (Debian's package).
+About a minute per round; needs valgrind (Debian's package). With
+--keep-dumps DIR the counted dumps stay, for `callgrind_annotate --inclusive=yes`.
 """
 
 from __future__ import annotations
@@ -51,9 +52,15 @@ PETS_PAGE = (
 )
 
 
-async def one_round(url: str, variant: str, args: argparse.Namespace) -> dict[str, float]:
+async def one_round(
+    url: str, variant: str, round_number: int, args: argparse.Namespace
+) -> dict[str, float]:
     token = uuid.uuid4().hex
-    server = Callgrind(url, token, VARIANTS[variant])
+    keep = None
+    if args.keep_dumps is not None:
+        os.makedirs(args.keep_dumps, exist_ok=True)
+        keep = os.path.join(args.keep_dumps, f"{variant}-{round_number}")
+    server = Callgrind(url, token, VARIANTS[variant], keep)
     try:
         await server.server.wait_ready(within=300)
         requests = Requests("127.0.0.1", server.server.port, token)
@@ -74,10 +81,11 @@ async def one_round(url: str, variant: str, args: argparse.Namespace) -> dict[st
             "changePetPrice": change_price,
             "pets(first: 50)": lambda _: page,
         }
+        files = {"changePetPrice": "mutation", "pets(first: 50)": "pets"}
         counts = {}
         for name, send in scenarios.items():
             await server.count(args.warmup, send)  # plans cached, pools filled
-            counts[name] = await server.count(args.requests, send)
+            counts[name] = await server.count(args.requests, send, files[name])
             say(f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request")
         return counts
     finally:
@@ -90,6 +98,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per variant")
     parser.add_argument("--requests", type=int, default=200, help="counted requests per scenario")
     parser.add_argument("--warmup", type=int, default=50, help="requests before counting")
+    parser.add_argument(
+        "--keep-dumps",
+        metavar="DIR",
+        help="keep each counted dump as DIR/<variant>-<round>-<scenario>.callgrind "
+        "(for callgrind_annotate)",
+    )
     args = parser.parse_args()
     if not have_callgrind():
         raise SystemExit("needs valgrind (apt-get install valgrind)")
@@ -102,7 +116,7 @@ async def main() -> None:
         for round_number in range(args.rounds):
             order = list(VARIANTS) if round_number % 2 == 0 else list(reversed(VARIANTS))
             for variant in order:
-                results[variant].append(await one_round(url, variant, args))
+                results[variant].append(await one_round(url, variant, round_number, args))
         say("")
         for scenario in results["off"][0]:
             off = statistics.median(r[scenario] for r in results["off"])

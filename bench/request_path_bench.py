@@ -92,8 +92,9 @@ async def instructions(url: str, source: str, args: argparse.Namespace) -> dict[
         made = await scenarios(server.server.port, token)
         counts = {}
         for name, send in made.items():
-            await server.count(args.warmup, send, args.concurrency)  # plans cached, pools filled
-            counts[name] = await server.count(args.requests, send, args.concurrency)
+            # plans cached, pools filled:
+            await server.count(args.warmup, send, concurrency=args.concurrency)
+            counts[name] = await server.count(args.requests, send, concurrency=args.concurrency)
         return counts
     finally:
         server.stop()

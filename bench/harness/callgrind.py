@@ -22,7 +22,10 @@ from harness.server import Server
 class Callgrind:
     """`serve --workers 1` under callgrind, collection switched by callgrind_control."""
 
-    def __init__(self, url: str, token: str, environment: dict[str, str]) -> None:
+    def __init__(
+        self, url: str, token: str, environment: dict[str, str], keep: str | None = None
+    ) -> None:
+        self.keep = keep  # copy each dump here under this prefix, for callgrind_annotate
         self.directory = tempfile.mkdtemp(prefix="petstore-callgrind-")
         self.out = os.path.join(self.directory, "callgrind.out")
         wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
@@ -34,10 +37,15 @@ class Callgrind:
         subprocess.run(["callgrind_control", *arguments, pid], check=True, capture_output=True)
 
     async def count(
-        self, requests: int, send: Callable[[int], bytes], concurrency: int = 1
+        self,
+        requests: int,
+        send: Callable[[int], bytes],
+        name: str | None = None,
+        concurrency: int = 1,
     ) -> float:
         """Instructions per request over `requests` requests, sent by
-        `concurrency` keep-alive connections at once."""
+        `concurrency` keep-alive connections at once; the dump is kept as
+        <keep>-<name>.callgrind when both are given."""
         connections = [HttpConnection("127.0.0.1", self.server.port) for _ in range(concurrency)]
         each = max(requests // concurrency, 1)
 
@@ -62,6 +70,8 @@ class Callgrind:
                     break
                 await asyncio.sleep(0.1)
             (dump,) = new
+            if self.keep is not None and name is not None:
+                shutil.copy(dump, f"{self.keep}-{name}.callgrind")
             return total_instructions(dump) / (each * concurrency)
         finally:
             for connection in connections:

@@ -201,7 +201,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app = PetstoreApp(routes=routes, middleware=middleware, lifespan=lifespan)
     app.graphql_http = persisted
     for layer in reversed(middleware):
-        app.graphql_http = layer.cls(app.graphql_http, *layer.args, **layer.kwargs)
+        if layer.cls not in _WEBSOCKET_ONLY:
+            app.graphql_http = layer.cls(app.graphql_http, *layer.args, **layer.kwargs)
     app.state.compiled = endpoint
     return app
 
@@ -230,6 +231,8 @@ class PetstoreApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+# Middleware that acts on WebSockets alone, left out of the HTTP path.
+_WEBSOCKET_ONLY = (SinkMiddleware, WebSocketLimitMiddleware)
 # What the /graphql route accepts (HEAD: as Starlette adds it beside GET).
 _GRAPHQL_METHODS = frozenset({"GET", "HEAD", "POST"})
 

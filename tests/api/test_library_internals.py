@@ -283,3 +283,31 @@ async def test_other_websocket_protocols_get_no_sink() -> None:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+def test_prometheus_histograms_still_take_observations_in_bulk() -> None:
+    from bisect import bisect_left
+
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from graphql_petstore.api.library_internals import add_observations
+
+    bounds = (0.01, 0.1, 1.0)
+    values = [0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 7.0, 0.02]
+    observed, bulk = (
+        Histogram("h", "h", ["kind"], buckets=bounds, registry=CollectorRegistry())
+        for _ in range(2)
+    )
+    for value in values:
+        observed.labels("a").observe(value)
+    upper = (*bounds, float("inf"))
+    counts = [0] * len(upper)
+    for value in values:
+        counts[bisect_left(upper, value)] += 1
+    add_observations(bulk.labels("a"), counts, sum(values))
+
+    def samples(histogram: Histogram) -> list[tuple[str, dict[str, str], float]]:
+        return [(s.name, s.labels, s.value) for m in histogram.collect() for s in m.samples]
+
+    assert samples(bulk) == samples(observed)
+    assert bulk.labels("a")._upper_bounds == list(upper)

@@ -185,3 +185,54 @@ def test_the_format_is_text_on_a_terminal_and_json_otherwise() -> None:
     assert resolve_format("auto", io.StringIO()) == "json"
     assert resolve_format("text", io.StringIO()) == "text"
     assert cut("x" * 300, 10) == "xxxxxxxxxx… (300 characters)"
+
+
+def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_path() -> None:
+    """write_json_line approves the root's JSON handler once and then only
+    compares: whatever changes on the way must still be noticed."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestContext())
+    root = logging.getLogger()
+    middle = logging.getLogger("petstore_test_approval")
+    logger = logging.getLogger("petstore_test_approval.line")
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    capture = logging.StreamHandler(io.StringIO())
+    try:
+        assert write_json_line(logger, logging.INFO, "first", {"n": 1})
+        assert write_json_line(logger, logging.INFO, "second", {"n": 2})
+        root.addHandler(capture)
+        assert not write_json_line(logger, logging.INFO, "two handlers", {})
+        root.removeHandler(capture)
+        assert write_json_line(logger, logging.INFO, "third", {"n": 3})
+        logger.addHandler(capture)
+        assert not write_json_line(logger, logging.INFO, "a handler of its own", {})
+        logger.removeHandler(capture)
+        middle.addHandler(capture)
+        assert not write_json_line(logger, logging.INFO, "a handler on the way", {})
+        middle.removeHandler(capture)
+        middle.propagate = False
+        assert not write_json_line(logger, logging.INFO, "not propagated", {})
+        middle.propagate = True
+        assert write_json_line(logger, logging.INFO, "fourth", {"n": 4})
+        only_errors = logging.Filter("nothing")
+        handler.addFilter(only_errors)
+        assert not write_json_line(logger, logging.INFO, "a filter", {})
+        handler.removeFilter(only_errors)
+        root.addFilter(only_errors)
+        assert not write_json_line(logger, logging.INFO, "a filter on the root", {})
+        root.removeFilter(only_errors)
+        handler.setLevel(logging.WARNING)
+        assert not write_json_line(logger, logging.INFO, "under the level", {})
+        handler.setLevel(logging.NOTSET)
+        handler.setFormatter(logging.Formatter())
+        assert not write_json_line(logger, logging.INFO, "text lines", {})
+    finally:
+        root.handlers = saved
+        logger.removeHandler(capture)
+        middle.removeHandler(capture)
+        middle.propagate = True
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["first", "second", "third", "fourth"]

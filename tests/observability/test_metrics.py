@@ -10,15 +10,18 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
+from graphql_petstore.observability import metrics
 from graphql_petstore.observability.metrics import MAX_OPERATION_NAMES, OTHER, BoundedLabel
 from graphql_petstore.settings import Settings
 from tests.conftest import API_TOKEN, API_TOKEN_NAME
@@ -155,6 +158,49 @@ async def test_no_label_carries_an_id(client: httpx.AsyncClient) -> None:
     for _name, labels in samples:
         for label, label_value in labels:
             assert not UUID_LABEL.search(label_value), (label, label_value)
+
+
+def test_counts_reach_the_metric_objects_when_flushed_or_at_once_beyond_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Operations are tallied in plain numbers until flush() (a scrape, the
+    sampler); beyond MAX_TALLIES distinct keys they are recorded at once."""
+    monkeypatch.setattr(metrics, "_enabled", True)
+    metrics.flush()
+    name = f"Tally{uuid.uuid4().hex[:8]}"
+    # "other" once a whole run has used up the names: then by how much it grew.
+    labels = {"operation_type": "query", "operation_name": metrics.operation_name_label(name)}
+    histogram = "petstore_graphql_operation_duration_seconds"
+    wanted = {
+        ("petstore_graphql_operations_total", ("outcome", "ok"), ("code", "")): 5,
+        (f"{histogram}_bucket", ("le", "0.001")): 1,
+        (f"{histogram}_bucket", ("le", "0.005")): 3,
+        (f"{histogram}_bucket", ("le", "5.0")): 3,
+        (f"{histogram}_bucket", ("le", "10.0")): 4,
+        (f"{histogram}_count",): 4,
+        (f"{histogram}_sum",): 7.0071,
+    }
+
+    def samples() -> dict[tuple[Any, ...], float]:
+        return {
+            key: REGISTRY.get_sample_value(key[0], {**labels, **dict(key[1:])}) or 0.0
+            for key in wanted
+        }
+
+    before = samples()
+    for seconds in (0.003, 0.004, 0.0001, 7.0):
+        metrics.record_operation("query", name, "ok", "", seconds)
+    metrics.record_operation("query", name, "ok", "", None)  # not timed
+    assert samples() == before
+    metrics.flush()
+    after = samples()
+    assert {key: after[key] - before[key] for key in wanted} == pytest.approx(wanted)
+
+    monkeypatch.setattr(metrics, "MAX_TALLIES", 0)
+    refused = {**labels, "outcome": "user_error", "code": metrics.code_label("PET_NOT_FOUND")}
+    at_first = REGISTRY.get_sample_value("petstore_graphql_operations_total", refused) or 0.0
+    metrics.record_operation("query", name, "user_error", "PET_NOT_FOUND", 0.003)
+    assert REGISTRY.get_sample_value("petstore_graphql_operations_total", refused) == at_first + 1
 
 
 def test_operation_names_beyond_the_cap_count_as_other() -> None:

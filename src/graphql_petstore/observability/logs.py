@@ -149,31 +149,51 @@ class JsonLines(JsonFormatter):
         return _dumps(line).decode()
 
 
+# The keys that JsonLines puts before a line's fields; "time" comes last.
+ACCESS_HEAD = ("level", "logger", "message", "pid")
+
+
 def write_json_line(
     logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any]
 ) -> bool:
     """Writes the line that JsonLines would make straight to its handler's
     stream, when that handler (a StreamHandler formatting JSON lines, as
-    configure() sets up) is the only one on the logger's way: once per
-    request, the LogRecord and the handler machinery cost more than the rest
-    of a compiled request's Python. False: nothing written; log it the usual
-    way (another handler, a filter, text lines, a test's capture)."""
-    handler = _sole_json_handler(logger, level)
-    if handler is None:
-        return False
+    configure() sets up) is the only one on the logger's way (see
+    write_json_object). False: nothing written; log it the usual way."""
     line = {
         "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level),
         "logger": logger.name,
         "message": message,
-        "pid": _pid,
+        "pid": 0,
         **fields,
-        "time": datetime.now(UTC),
     }
-    binary = _approved[4] if _approved is not None else None
+    return write_json_object(logger, level, line)
+
+
+def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) -> bool:
+    """Writes `line` (ACCESS_HEAD's keys first, then the fields; "pid" and
+    "time" are set here) as JsonLines would, straight to the stream of the
+    logger's handler, when that handler (a StreamHandler formatting JSON
+    lines, as configure() sets up) is the only one on the logger's way: once
+    per request, the LogRecord and the handler machinery cost more than the
+    rest of a compiled request's Python. False: nothing written; log it the
+    usual way (another handler, a filter, text lines, a test's capture), with
+    fields_after_head(line)."""
+    handler = _sole_json_handler(logger, level)
+    if handler is None:
+        return False
+    line["pid"] = _pid
+    line["time"] = datetime.now(UTC)
+    approved = _approved
+    binary = approved[8] if approved is not None and approved[3] is handler else None
     if binary is not None:
         # orjson writes UTF-8 already: past the text layer, which would
         # decode and encode again (it holds nothing: every line ends in \n).
-        binary.write(_dumps(line, orjson.OPT_APPEND_NEWLINE))
+        try:
+            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            data = _dumps(line, orjson.OPT_APPEND_NEWLINE)
+        binary.write(data)
         binary.flush()
     else:
         stream = handler.stream
@@ -182,13 +202,17 @@ def write_json_line(
     return True
 
 
+def fields_after_head(line: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in line.items() if key not in ACCESS_HEAD}
+
+
 def _dumps(line: Mapping[str, Any], option: int = 0) -> bytes:
     """orjson refuses a str that is not valid Unicode (a lone surrogate, which
     a client can put into an operation name or a query): such a line is
     written by the json module instead, which escapes it."""
     try:
-        return orjson.dumps(line, default=str, option=option)
-    except TypeError:
+        return orjson.dumps(line, option=option)
+    except TypeError:  # or a value that orjson does not know
         text = json.dumps(line, default=_iso, ensure_ascii=True)
         return (text + "\n" if option & orjson.OPT_APPEND_NEWLINE else text).encode()
 
@@ -208,14 +232,58 @@ def _forked() -> None:
 
 os.register_at_fork(after_in_child=_forked)
 
-# The handler that the last full check approved, with what that check saw:
-# the check runs once per request otherwise.
-# (handler, its formatter, how many filters, its stream, that stream's bytes
-# layer when it writes UTF-8)
-_approved: tuple[logging.Handler, logging.Formatter | None, int, Any, Any] | None = None
+# What the last full check approved, when the handler is the root logger's
+# (as configure() sets up) and at most one logger lies between (the
+# command's, "graphql_petstore"), with what that check saw: the next calls
+# only compare, in straight-line code (the check runs once per request
+# otherwise). (the logger asked, the one between or None, the root, the
+# handler, [handler], its formatter, its filters, its stream, that stream's
+# bytes layer when it writes UTF-8)
+_approved: (
+    tuple[
+        logging.Logger,
+        logging.Logger | None,
+        logging.Logger,
+        logging.StreamHandler[Any],
+        list[logging.Handler],
+        logging.Formatter | None,
+        list[Any],
+        Any,
+        Any,
+    ]
+    | None
+) = None
 
 
 def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    approved = _approved
+    if approved is not None and approved[0] is logger:
+        between, root, handler = approved[1], approved[2], approved[3]
+        if (
+            not logger.handlers
+            and not logger.filters
+            and logger.propagate
+            and (
+                logger.parent is root
+                if between is None
+                else logger.parent is between
+                and not between.handlers
+                and not between.filters
+                and between.propagate
+                and between.parent is root
+            )
+            and not root.filters
+            and root.handlers == approved[4]
+            and handler.formatter is approved[5]
+            and handler.filters == approved[6]
+            and handler.stream is approved[7]
+            and handler.level <= level
+        ):
+            return handler
+    return _check(logger, level)
+
+
+def _check(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
     global _approved
     found: logging.Handler | None = None
     current: logging.Logger | None = logger
@@ -231,15 +299,6 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
         current = current.parent
     if found is None or found.level > level:
         return None
-    approved = _approved
-    if (
-        approved is not None
-        and approved[0] is found
-        and approved[1] is found.formatter
-        and approved[2] == len(found.filters)
-        and approved[3] is getattr(found, "stream", None)
-    ):
-        return found  # type: ignore[return-value]
     if (
         type(found) is not logging.StreamHandler
         or not isinstance(found.formatter, JsonLines)
@@ -249,7 +308,23 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
     stream = found.stream
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
-    _approved = (found, found.formatter, len(found.filters), stream, binary)
+    way = [logger]
+    while way[-1].parent is not None and len(way) < 4:
+        way.append(way[-1].parent)
+    if len(way) in (2, 3) and way[-1].parent is None and way[-1].handlers == [found]:
+        _approved = (
+            logger,
+            way[1] if len(way) == 3 else None,
+            way[-1],
+            found,
+            [found],
+            found.formatter,
+            list(found.filters),
+            stream,
+            binary,
+        )
+    else:
+        _approved = None
     return found
 
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from graphql_petstore.api.library_internals import add_observations
 
 # The text format would show each counter's and histogram's creation time as a
 # series of its own (`…_created`): noise that doubles the series to store.
@@ -143,13 +146,36 @@ class BoundedLabel:
         return OTHER
 
 
-# The label children of the (type, name, outcome, code) seen, as the client
-# wrote them: labels() takes a lock and hashes the labels on every call.
-# Bounded, since the names are the client's.
-MAX_CACHED_CHILDREN = 1_000
-_operation_children: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
-_appended_children: dict[str, Any] = {}
-_rejection_children: dict[str, Any] = {}
+# What this process counted since the last flush(): operations by (type,
+# name, outcome, code) as the client wrote them, events by type, rejections
+# by code. Plain Python numbers: a prometheus-client child takes a lock per
+# inc() and a histogram walks its buckets in Python per observe(), which
+# cost more than the rest of recording an operation. flush() adds them to
+# the metric objects: at every scrape (so that one process answers exact
+# counts), and with several workers every FLUSH_INTERVAL seconds and at exit
+# (observability.sampler), since the other workers' counts reach a scrape
+# only through their files. All of it runs on the event loop's thread.
+# Bounded, since the names are the client's: beyond MAX_TALLIES keys an
+# operation is recorded on its metric objects at once, as before.
+MAX_TALLIES = 1_000
+_LATENCY_BOUNDS = (*LATENCY_BUCKETS, float("inf"))
+
+
+class OperationTally:
+    __slots__ = ("buckets", "count", "counter", "histogram", "seconds")
+
+    def __init__(self, counter: Any, histogram: Any) -> None:
+        self.counter = counter  # the label children that flush() adds to
+        self.histogram = histogram
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(_LATENCY_BOUNDS)  # not cumulative, as prometheus-client's
+
+
+_operation_tallies: dict[tuple[str, str | None, str, str], OperationTally] = {}
+_counted: list[OperationTally] = []  # the tallies with counts since the last flush()
+_appended: dict[str, int] = {}
+_rejected: dict[str, int] = {}
 _operation_names = BoundedLabel(MAX_OPERATION_NAMES, _NAME)
 _codes = BoundedLabel(MAX_CODES, _CODE)
 _enabled = True
@@ -184,36 +210,71 @@ def record_operation(
     if not _enabled:
         return
     key = (operation_type, operation_name, outcome, code)
-    children = _operation_children.get(key)
-    if children is None:
-        kind = operation_type if operation_type in OPERATION_TYPES else UNKNOWN_OPERATION
-        name = operation_name_label(operation_name)
-        children = (
-            OPERATIONS.labels(kind, name, outcome, code_label(code)),
-            OPERATION_SECONDS.labels(kind, name),
-        )
-        if len(_operation_children) < MAX_CACHED_CHILDREN:
-            _operation_children[key] = children
-    children[0].inc()
+    tally = _operation_tallies.get(key)
+    if tally is None:
+        tally = _new_tally(key)
+        if tally is None:  # beyond the bound: on the metric objects at once
+            _record_now(key, seconds)
+            return
+    if not tally.count:
+        _counted.append(tally)
+    tally.count += 1
     if seconds is not None:
-        children[1].observe(seconds)
+        tally.seconds += seconds
+        tally.buckets[bisect_left(_LATENCY_BOUNDS, seconds)] += 1
+
+
+def _children(key: tuple[str, str | None, str, str]) -> tuple[Any, Any]:
+    operation_type, operation_name, outcome, code = key
+    kind = operation_type if operation_type in OPERATION_TYPES else UNKNOWN_OPERATION
+    name = operation_name_label(operation_name)
+    return (
+        OPERATIONS.labels(kind, name, outcome, code_label(code)),
+        OPERATION_SECONDS.labels(kind, name),
+    )
+
+
+def _new_tally(key: tuple[str, str | None, str, str]) -> OperationTally | None:
+    if len(_operation_tallies) >= MAX_TALLIES:
+        return None
+    tally = _operation_tallies[key] = OperationTally(*_children(key))
+    return tally
+
+
+def _record_now(key: tuple[str, str | None, str, str], seconds: float | None) -> None:
+    counter, histogram = _children(key)
+    counter.inc()
+    if seconds is not None:
+        histogram.observe(seconds)
 
 
 # Event types and ErrorCodes come from the schema, never from the client.
 def record_event_appended(event_type: str) -> None:
     if _enabled:
-        child = _appended_children.get(event_type)
-        if child is None:
-            child = _appended_children[event_type] = EVENTS_APPENDED.labels(event_type)
-        child.inc()
+        _appended[event_type] = _appended.get(event_type, 0) + 1
 
 
 def record_rejection(code: str) -> None:
     if _enabled:
-        child = _rejection_children.get(code)
-        if child is None:
-            child = _rejection_children[code] = EVENT_REJECTIONS.labels(code)
-        child.inc()
+        _rejected[code] = _rejected.get(code, 0) + 1
+
+
+def flush() -> None:
+    """Adds what was counted since the last flush to the metric objects."""
+    global _counted, _appended, _rejected
+    counted, appended, rejected = _counted, _appended, _rejected
+    _counted, _appended, _rejected = [], {}, {}
+    for tally in counted:
+        tally.counter.inc(tally.count)
+        tally.count = 0
+        if tally.seconds or any(tally.buckets):
+            add_observations(tally.histogram, tally.buckets, tally.seconds)
+            tally.seconds = 0.0
+            tally.buckets = [0] * len(_LATENCY_BOUNDS)
+    for event_type, count in appended.items():
+        EVENTS_APPENDED.labels(event_type).inc(count)
+    for code, count in rejected.items():
+        EVENT_REJECTIONS.labels(code).inc(count)
 
 
 def record_websocket(opened: bool) -> None:

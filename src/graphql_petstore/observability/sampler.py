@@ -2,9 +2,12 @@
 pools, the subscriptions, the stream reader and the doorbell.
 
 Reading them costs nothing on the request path. A scrape reads the serving
-process's values first; with several workers (prometheus-client's
-multiprocess mode) a worker's values reach /metrics only through its files,
-so each worker also samples every SAMPLE_INTERVAL seconds.
+process's values first, and adds the operations, events and rejections that
+it counted since (observability.metrics.flush). With several workers
+(prometheus-client's multiprocess mode) a worker's values reach /metrics
+only through its files, so each worker also flushes its counts every
+FLUSH_INTERVAL seconds, samples every SAMPLE_INTERVAL seconds, and does
+both when it stops.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from graphql_petstore.database.stream import EventStream
 from graphql_petstore.observability import metrics
 
 SAMPLE_INTERVAL = 1.0
+FLUSH_INTERVAL = 0.1  # how stale another worker's counts may be in a scrape
 
 
 class SubscriptionStats(Protocol):
@@ -55,8 +59,10 @@ class Sampler:
         self._subscriptions = subscriptions
         self._sent_counted = subscriptions.messages_sent
         self._task: asyncio.Task[None] | None = None
+        self._started = False
 
     def sample(self) -> None:
+        metrics.flush()
         engine_pool = self._engine.pool
         if isinstance(engine_pool, QueuePool):
             metrics.POOL_SIZE.labels("engine").set(engine_pool.size())
@@ -78,8 +84,10 @@ class Sampler:
         metrics.DOORBELL_CONNECTED.set(1 if self._doorbell.connected.is_set() else 0)
 
     def start(self, every: float | None) -> None:
-        """Samples now and, with `every`, every so many seconds until stop()."""
+        """Samples now and, with `every`, every so many seconds until stop()
+        (and flushes the counts every FLUSH_INTERVAL seconds)."""
         metrics.PROCESSES.set(1)
+        self._started = True
         self.sample()
         if every is not None:
             self._task = asyncio.create_task(self._run(every), name="metrics-sampler")
@@ -90,9 +98,15 @@ class Sampler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        metrics.PROCESSES.set(0)
+        if self._started:
+            self.sample()  # the last counts, into this worker's files
+            metrics.PROCESSES.set(0)
 
     async def _run(self, every: float) -> None:
+        flushes = max(1, round(every / FLUSH_INTERVAL))
         while True:
-            await asyncio.sleep(every)
+            for _ in range(flushes - 1):
+                await asyncio.sleep(every / flushes)
+                metrics.flush()
+            await asyncio.sleep(every / flushes)
             self.sample()
