@@ -201,7 +201,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app = PetstoreApp(routes=routes, middleware=middleware, lifespan=lifespan)
     app.graphql_http = persisted
     for layer in reversed(middleware):
-        if layer.cls not in _WEBSOCKET_ONLY:
+        if layer.cls not in _WEBSOCKET_ONLY:  # type: ignore[comparison-overlap]
             app.graphql_http = layer.cls(app.graphql_http, *layer.args, **layer.kwargs)
     app.state.compiled = endpoint
     return app
