@@ -26,30 +26,17 @@ import contextlib
 import os
 import statistics
 import uuid
-from collections.abc import Callable
 
 from harness.callgrind import Callgrind, have_callgrind
 from harness.cli import add_server_url
 from harness.database import create_database, postgres_server
-from harness.http_client import HttpConnection, Requests, graphql_data
+from harness.documents import scenarios
 from harness.report import command_line, say, say_machine
 
 VARIANTS: dict[str, dict[str, str]] = {
     "off": {"PETSTORE_METRICS": "off", "PETSTORE_LOG_LEVEL": "warning"},
     "on": {},
 }
-ARRIVAL = (
-    'mutation { recordPetArrival(input: {name: "Cg", species: "Cat", price: "1.00"}) '
-    "{ pet { id } } }"
-)
-CHANGE_PRICE = (
-    "mutation ChangePrice($id: UUID!, $price: Decimal!) { changePetPrice(input: "
-    "{petId: $id, newPrice: $price}) { event { id } userErrors { code } } }"
-)
-PETS_PAGE = (
-    "query PetsPage { pets(first: 50, filter: {status: [AVAILABLE]}) "
-    "{ nodes { id name species price status } } }"
-)
 
 
 async def one_round(
@@ -63,27 +50,11 @@ async def one_round(
     server = Callgrind(url, token, VARIANTS[variant], keep)
     try:
         await server.server.wait_ready(within=300)
-        requests = Requests("127.0.0.1", server.server.port, token)
-        connection = HttpConnection("127.0.0.1", server.server.port)
-        status, body = await connection.request(requests.graphql(ARRIVAL))
-        await connection.close()
-        problem, data = graphql_data(status, body)
-        if problem:
-            raise SystemExit(problem)
-        pet = data["recordPetArrival"]["pet"]["id"]
-
-        def change_price(number: int) -> bytes:
-            price = f"{number % 1000}.{number % 100:02d}"
-            return requests.graphql(CHANGE_PRICE, {"id": pet, "price": price})
-
-        page = requests.graphql(PETS_PAGE)
-        scenarios: dict[str, Callable[[int], bytes]] = {
-            "changePetPrice": change_price,
-            "pets(first: 50)": lambda _: page,
-        }
+        made = await scenarios(server.server.port, token)
+        chosen = {"changePetPrice": made["changePetPrice"], "pets(first: 50)": made["pets page"]}
         files = {"changePetPrice": "mutation", "pets(first: 50)": "pets"}
         counts = {}
-        for name, send in scenarios.items():
+        for name, send in chosen.items():
             await server.count(args.warmup, send)  # plans cached, pools filled
             counts[name] = await server.count(args.requests, send, files[name])
             say(f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request")

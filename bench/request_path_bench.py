@@ -30,7 +30,6 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -38,50 +37,13 @@ import psutil
 from harness.callgrind import Callgrind, have_callgrind
 from harness.cli import add_server_url
 from harness.database import create_database, postgres_server
-from harness.http_client import HttpConnection, Requests, graphql_data
+from harness.documents import Scenario, scenarios
+from harness.http_client import HttpConnection, graphql_data
 from harness.report import command_line, say, say_machine
 from harness.server import Server
 
-ARRIVAL = (
-    'mutation { recordPetArrival(input: {name: "Rp", species: "Cat", price: "1.00"}) '
-    "{ pet { id } } }"
-)
-POINT = "query Pet($id: UUID!) { pet(id: $id) { id name species price status } }"
-CHANGE_PRICE = (
-    "mutation ChangePrice($id: UUID!, $price: Decimal!) { changePetPrice(input: "
-    "{petId: $id, newPrice: $price}) { event { id } userErrors { code } } }"
-)
-PETS_PAGE = (
-    "query PetsPage { pets(first: 50, filter: {status: [AVAILABLE]}) "
-    "{ nodes { id name species price status } } }"
-)
 SCENARIOS = ("pet(id)", "changePetPrice", "pets page")
 THIS_SOURCE = str(Path(__file__).resolve().parent.parent / "src")
-
-Scenario = Callable[[int], bytes]
-
-
-async def scenarios(port: int, token: str) -> dict[str, Scenario]:
-    """The requests of each scenario, on a pet made for them."""
-    requests = Requests("127.0.0.1", port, token)
-    connection = HttpConnection("127.0.0.1", port)
-    status, body = await connection.request(requests.graphql(ARRIVAL))
-    await connection.close()
-    problem, data = graphql_data(status, body)
-    if problem:
-        raise SystemExit(problem)
-    pet = data["recordPetArrival"]["pet"]["id"]
-    page = requests.graphql(PETS_PAGE)
-
-    def change_price(number: int) -> bytes:
-        price = f"{number % 1000}.{number % 100:02d}"
-        return requests.graphql(CHANGE_PRICE, {"id": pet, "price": price})
-
-    return {
-        "pet(id)": lambda _: requests.graphql(POINT, {"id": pet}),
-        "changePetPrice": change_price,
-        "pets page": lambda _: page,
-    }
 
 
 async def instructions(url: str, source: str, args: argparse.Namespace) -> dict[str, float]:
