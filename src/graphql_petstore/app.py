@@ -41,6 +41,7 @@ from graphql_petstore.observability.exposition import (
     process_exiting,
 )
 from graphql_petstore.observability.health import ReadinessProbe
+from graphql_petstore.observability.logs import flush_lines
 from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
 from graphql_petstore.observability.requests import ObservabilityMiddleware
 from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
@@ -152,6 +153,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await node.pool.close()
                 await node.engine.dispose()
             process_exiting()
+            flush_lines()  # the access lines that wait for their write
             if tracer is not None:
                 tracer.flush()
 

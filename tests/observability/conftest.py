@@ -3,14 +3,22 @@ subscription suite (tests/subscriptions/support.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest_asyncio
 
+from graphql_petstore.observability.logs import FLUSH_DELAY
 from tests.observability.scrapes import Samples, parse
 from tests.subscriptions.support import Server, ServerFactory, start_server
+
+# Far more than logs.FLUSH_DELAY: the machine may be loaded.
+ACCESS_LINES_WITHIN = 5.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -44,3 +52,21 @@ async def fresh_connection_post(server: Server, body: dict[str, object], token: 
         response = await http.post("/graphql", json=body, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def access_lines(
+    server: Server, complete: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """The access lines in the server's log once `complete` says all are there:
+    a running server writes them within logs.FLUSH_DELAY of each other."""
+    deadline = time.monotonic() + ACCESS_LINES_WITHIN
+    while True:
+        lines = [
+            line
+            for line in map(json.loads, server.log_path.read_text().splitlines())
+            if line.get("logger") == "graphql_petstore.access"
+        ]
+        if complete(lines):
+            return lines
+        assert time.monotonic() < deadline, lines
+        await asyncio.sleep(FLUSH_DELAY)

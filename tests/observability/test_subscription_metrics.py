@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import Any
 
-from tests.observability.conftest import scrape
+from tests.observability.conftest import access_lines, scrape
 from tests.observability.scrapes import Samples, value
 from tests.subscriptions.support import Server, ServerFactory, connect, go_live
 
@@ -84,12 +83,11 @@ async def test_websockets_subscriptions_and_messages_sent_are_counted(
     assert value(gone, "petstore_subscription_groups") == 0
 
     # Each subscription left one access line when it ended.
-    lines = [json.loads(line) for line in server.log_path.read_text().splitlines()]
-    ended = [
-        line
-        for line in lines
-        if line.get("logger") == "graphql_petstore.access" and line["transport"] == "websocket"
-    ]
+    def over_websockets(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [line for line in lines if line["transport"] == "websocket"]
+
+    lines = await access_lines(server, lambda lines: len(over_websockets(lines)) >= 3)
+    ended = over_websockets(lines)
     assert (
         sorted((line["operation_type"], line["outcome"]) for line in ended)
         == [("subscription", "ok")] * 3

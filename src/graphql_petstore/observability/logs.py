@@ -12,6 +12,9 @@ told.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import json
 import logging
 import logging.config
@@ -170,6 +173,19 @@ def write_json_line(
     return write_json_object(logger, level, line)
 
 
+# A JSON line written past the text layer waits in its bytes buffer, for
+# FLUSH_DELAY seconds at most, for the lines after it: one write(2) for
+# all of them, not one per request. Any line logged the usual way (an
+# ERROR's at once) flushes the same buffer first, so the order stays; so do
+# stopping (lifespan shutdown, exit) and fork. For as long as lines wait,
+# the handler that the check approved for them is trusted without checking
+# again: a handler added or changed meanwhile gets the lines from the next
+# flush on.
+FLUSH_DELAY = 0.02
+# (logger, level, the bytes layer its lines wait in) while they wait.
+_waiting: tuple[logging.Logger, int, Any] | None = None
+
+
 def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) -> bool:
     """Writes `line` (ACCESS_HEAD's keys first, then the fields; "pid" and
     "time" are set here) as JsonLines would, straight to the stream of the
@@ -179,6 +195,17 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     rest of a compiled request's Python. False: nothing written; log it the
     usual way (another handler, a filter, text lines, a test's capture), with
     fields_after_head(line)."""
+    global _waiting
+    waiting = _waiting
+    if waiting is not None and waiting[0] is logger and waiting[1] == level:
+        line["pid"] = _pid
+        line["time"] = datetime.now(UTC)
+        try:
+            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            data = _dumps(line, orjson.OPT_APPEND_NEWLINE)
+        waiting[2].write(data)
+        return True
     handler = _sole_json_handler(logger, level)
     if handler is None:
         return False
@@ -186,20 +213,34 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     line["time"] = datetime.now(UTC)
     approved = _approved
     binary = approved[8] if approved is not None and approved[3] is handler else None
-    if binary is not None:
-        # orjson writes UTF-8 already: past the text layer, which would
-        # decode and encode again (it holds nothing: every line ends in \n).
-        try:
-            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:
-            data = _dumps(line, orjson.OPT_APPEND_NEWLINE)
-        binary.write(data)
-        binary.flush()
-    else:
+    if binary is None:
         stream = handler.stream
         stream.write(_dumps(line).decode() + "\n")
         stream.flush()
+        return True
+    # orjson writes UTF-8 already: past the text layer, which would
+    # decode and encode again (it holds nothing: every line ends in \n).
+    binary.write(_dumps(line, orjson.OPT_APPEND_NEWLINE))
+    if waiting is None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # no event loop to flush later from
+        if loop is not None:
+            _waiting = (logger, level, binary)
+            loop.call_later(FLUSH_DELAY, flush_lines)
+            return True
+    binary.flush()
     return True
+
+
+def flush_lines() -> None:
+    """Writes the JSON lines that wait (write_json_object)."""
+    global _waiting
+    waiting, _waiting = _waiting, None
+    if waiting is not None:
+        with contextlib.suppress(OSError, ValueError):  # a closed stream
+            waiting[2].flush()
 
 
 def fields_after_head(line: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,11 +267,14 @@ _pid = os.getpid()
 
 
 def _forked() -> None:
-    global _pid
+    global _pid, _waiting
     _pid = os.getpid()
+    _waiting = None
 
 
-os.register_at_fork(after_in_child=_forked)
+# A child would write the lines that wait a second time.
+os.register_at_fork(before=flush_lines, after_in_child=_forked)
+atexit.register(flush_lines)
 
 # What the last full check approved, when the handler is the root logger's
 # (as configure() sets up) and at most one logger lies between (the
