@@ -48,8 +48,9 @@ Equivalence with strawberry, which stays the reference:
 
 Variants: a statement names only the filters a request gives, so that each
 uses the index that serves it. Requests whose variables have the same shape
-(which are null, which input fields are given, which lists are empty, the
-Booleans of @skip and @include) share a variant (arguments.shape_of).
+(which are null, which input fields are given, which lists are empty or
+hold one item, the Booleans of @skip and @include) share a variant
+(arguments.shape_of).
 
 Modules: selection (fields per type), sqltext (scalars and JSON
 building), arguments (values per request), objects (pets, events,

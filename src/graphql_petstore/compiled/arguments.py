@@ -182,13 +182,14 @@ def _has_variables(node: ValueNode) -> bool:
 
 def shape_of(value: Any) -> Any:
     """What decides a compiled variant about a variable's value: whether it
-    is null, which fields an input object has, whether a list is empty, and
-    a Boolean's value (for @skip and @include). Nothing else: two requests
-    whose variables have the same shapes share a statement."""
+    is null, which fields an input object has, whether a list is empty or
+    has one item or more, and a Boolean's value (for @skip and @include).
+    Nothing else: two requests whose variables have the same shapes share a
+    statement."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, dict):
         return tuple((key, shape_of(item)) for key, item in value.items())
     if isinstance(value, list | tuple):
-        return bool(value)
+        return min(len(value), 2)
     return 1

@@ -55,8 +55,14 @@ def pets_page(compiler: Compiler, nodes: list[FieldNode]) -> Page:
     given = args["filter"]
     sample = given.sample or {}
     if sample.get("status"):
-        statuses = given.then(lambda f: [s.value for s in f["status"]])
-        where.append(f"{alias}.status = any({compiler.param(statuses, 'text[]')})")
+        if len(sample["status"]) == 1:
+            # Equality, not any(): PostgreSQL reads pets_status_id in id order
+            # then, instead of the primary key skipping the other statuses.
+            status = given.then(lambda f: f["status"][0].value)
+            where.append(f"{alias}.status = {compiler.param(status, 'text')}")
+        else:
+            statuses = given.then(lambda f: [s.value for s in f["status"]])
+            where.append(f"{alias}.status = any({compiler.param(statuses, 'text[]')})")
     if sample.get("species") is not None:
         species = given.then(lambda f: f["species"])
         where.append(f"{alias}.species = {compiler.param(species, 'text')}")

@@ -8,8 +8,8 @@ the operation's cost model (a request over the budget is refused by
 strawberry's path, never run here) and one compiled statement per
 *variant*: requests whose variables have the same shape
 (arguments/shape_of: which are null, which input fields are given, which
-lists are empty, the Booleans of @skip and @include) share one statement;
-only their values differ, bound as its parameters.
+lists are empty or hold one item, the Booleans of @skip and @include) share
+one statement; only their values differ, bound as its parameters.
 """
 
 from __future__ import annotations
