@@ -77,15 +77,9 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         if groups is None or plan is None:
             await super().run_operation(operation)
             return
-        from graphql_petstore.sharing.groups import Member
         from graphql_petstore.sharing.members import FALLBACK, serve
 
-        member = Member(
-            f'{{"id":{encode(operation.id)},"type":"next","payload":',
-            getattr(self.context, "request_id", ""),
-            self.websocket.close,
-            frame_sink(self.websocket.ws.scope),  # type: ignore[attr-defined]
-        )
+        member = _member(self, f'{{"id":{encode(operation.id)},"type":"next","payload":')
         try:
             outcome = await serve(
                 groups, plan, self.context, operation.variables, member, self._send_text
@@ -129,15 +123,9 @@ class SharingGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         if groups is None or plan is None:
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
-        from graphql_petstore.sharing.groups import Member
         from graphql_petstore.sharing.members import FALLBACK, serve
 
-        member = Member(
-            f'{{"type":"data","id":{encode(operation_id)},"payload":',
-            getattr(self.context, "request_id", ""),
-            self.websocket.close,
-            frame_sink(self.websocket.ws.scope),  # type: ignore[attr-defined]
-        )
+        member = _member(self, f'{{"type":"data","id":{encode(operation_id)},"payload":')
         fallback = False
         try:
             outcome = await serve(groups, plan, self.context, variables, member, self._send_text)
@@ -162,3 +150,16 @@ class SharingGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         except (WebSocketDisconnect, SendAfterClose) as exc:
             # SendAfterClose: the server closed it (a slow subscriber's socket).
             raise WebSocketDisconnected from exc
+
+
+def _member(handler: Any, frame_head: str) -> Any:
+    """A group member for a subscription of `handler`'s socket, its frames
+    starting with `frame_head` (the protocol's envelope up to the payload)."""
+    from graphql_petstore.sharing.groups import Member
+
+    return Member(
+        frame_head,
+        getattr(handler.context, "request_id", ""),
+        handler.websocket.close,
+        frame_sink(handler.websocket.ws.scope),
+    )
