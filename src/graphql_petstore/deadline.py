@@ -74,6 +74,7 @@ class _Request:
         "held",
         "limit_at",
         "limits",
+        "loop",
         "receive",
         "received",
         "send",
@@ -94,6 +95,8 @@ class _Request:
     ) -> None:
         self.limits = limits
         self.task = task
+        # Kept: asyncio.get_running_loop() makes a getpid(2) on each call (CPython 3.11).
+        self.loop = task.get_loop()
         self.receive = receive
         self.send = send
         self.limit_at = limit_at
@@ -123,7 +126,7 @@ class _Request:
     def start_watching(self) -> None:
         self.watch_at = None
         if self.watcher is None:
-            self.watcher = asyncio.get_running_loop().create_task(self._watch())
+            self.watcher = self.loop.create_task(self._watch())
 
     def _gone(self) -> asyncio.Event:
         if self.gone is None:
@@ -167,7 +170,7 @@ class _Request:
                 self.body_read = True
                 self.body_at = math.inf
                 if self.limit_at != math.inf:
-                    self.watch_at = asyncio.get_running_loop().time() + WATCH_AFTER
+                    self.watch_at = self.loop.time() + WATCH_AFTER
         return message
 
     async def send_noting(self, message: Message) -> None:
@@ -223,7 +226,7 @@ class RequestLimitsMiddleware:
             return
         task = asyncio.current_task()
         assert task is not None
-        loop = asyncio.get_running_loop()
+        loop = task.get_loop()
         now = loop.time()
         # The probes, /metrics and GraphiQL's assets bound themselves; and a
         # health checker that half-closes its socket once it has sent its
@@ -270,7 +273,7 @@ class RequestLimitsMiddleware:
         if self.body_read_timeout is None:
             request.body_at = math.inf
             return
-        loop = asyncio.get_running_loop()
+        loop = request.loop
         request.body_at = loop.time() + self.body_read_timeout
         self._sweep_by(loop, request.body_at)
 

@@ -72,15 +72,15 @@ def test_strawberry_http_view_still_decides_operation_types_in_execute_single() 
 # --- uvicorn: the request line and headers must arrive in time -----------------
 
 
-async def _serve_with_header_timeout(seconds: float) -> tuple[Any, int, Any]:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
-        )
-        await send({"type": "http.response.body", "body": b"ok"})
+async def _ok(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
 
+
+async def _serve_with_header_timeout(seconds: float, app: Any = _ok) -> tuple[Any, int, Any]:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, http=with_header_timeout(seconds), log_level="warning"
     )
@@ -113,6 +113,65 @@ async def test_uvicorn_protocols_still_take_a_header_timeout() -> None:
         assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 408")
         writer.close()
     finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+# --- uvicorn: a response's head leaves with its body -----------------------------
+
+
+async def test_uvicorn_protocol_still_sends_a_response_head_with_its_body() -> None:
+    """The head of a response with a body of known length waits for the
+    body (one write for both); a streamed response's head, and a HEAD
+    request's, go out at once."""
+    head_sent, release = asyncio.Event(), asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        length = [] if scope["path"] == "/streamed" else [(b"content-length", b"4")]
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        head_sent.set()
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def exchange(request: bytes, end: bytes) -> tuple[bytes, bytes]:
+        """What had arrived when the app had sent its head, and the rest."""
+        head_sent.clear()
+        release.clear()
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(sock, request)
+        await asyncio.wait_for(head_sent.wait(), 10)
+        # A write on loopback is in the peer's buffer when send() returns.
+        try:
+            early = sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            early = b""
+        release.set()
+        rest = b""
+        while not (early + rest).endswith(end):
+            rest += await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)
+        sock.close()
+        return early, rest
+
+    server, port, task = await _serve_with_header_timeout(10, app)
+    try:
+        early, rest = await exchange(b"GET /sized HTTP/1.1\r\nHost: x\r\n\r\n", b"done")
+        assert early == b"", "uvicorn wrote the head before the body: _HeadWithBody is bypassed"
+        assert rest.startswith(b"HTTP/1.1 200"), rest
+        assert rest.endswith(b"\r\n\r\ndone"), rest
+        early, rest = await exchange(b"GET /streamed HTTP/1.1\r\nHost: x\r\n\r\n", b"0\r\n\r\n")
+        assert early.startswith(b"HTTP/1.1 200"), early
+        assert b"chunked" in early, early
+        assert rest.endswith(b"done\r\n0\r\n\r\n"), rest
+        early, rest = await exchange(b"HEAD /sized HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n")
+        assert early.startswith(b"HTTP/1.1 200"), early
+        assert b"content-length: 4" in early, early
+        assert rest == b"", rest
+    finally:
+        release.set()
         server.should_exit = True
         await asyncio.wait_for(task, 10)
 

@@ -8,6 +8,16 @@ package's docstring).
   class of ours (Config(http=…)): `with_header_timeout` subclasses the one
   uvicorn would pick and closes, with 408, a connection whose request line
   and headers take longer than the timeout.
+- A response whose body has a known length leaves in one write(2), its
+  status line and headers together with its body: uvicorn's httptools
+  protocol writes the head as soon as the app sends `http.response.start`,
+  and the body apart, which on loopback costs a second send, with its
+  wake-up of the reader, per request. `HeaderTimeout.on_headers_complete`
+  gives the cycle it made (httptools_impl.RequestResponseCycle, its
+  `transport` attribute) a `_HeadWithBody` in front of the transport, which
+  holds the head until the body's first bytes; it reads the cycle's
+  `response_started`, `chunked_encoding`, `expected_content_length` and
+  `scope`. Under h11's protocol (no `on_headers_complete`) nothing changes.
 - A group writes its frames to each member's socket from its fan-out loop
   (FrameSink), not through a task and an ASGI send per frame: each member's
   frame goes to the websockets Sans-I/O connection (`conn.send_text`, which
@@ -75,10 +85,19 @@ def with_header_timeout(seconds: float, base: type[asyncio.Protocol] | None = No
             cycle = self.cycle
             return cycle is None or bool(cycle.response_complete)
 
+        def on_headers_complete(self) -> None:
+            before = self.cycle
+            super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not before and cycle.transport is self.transport:
+                cycle.transport = _HeadWithBody(self.transport, cycle)
+
         def _arm(self) -> None:
             self._disarm()
             self._waiting_since = self.cycle
-            self._header_timer = asyncio.get_running_loop().call_later(seconds, self._too_slow)
+            # uvicorn's protocols keep their loop: asyncio.get_running_loop()
+            # would make a getpid(2) on every request (CPython 3.11).
+            self._header_timer = self.loop.call_later(seconds, self._too_slow)
 
         def _disarm(self) -> None:
             if self._header_timer is not None:
@@ -98,6 +117,52 @@ def with_header_timeout(seconds: float, base: type[asyncio.Protocol] | None = No
 
     HeaderTimeout.__name__ = f"HeaderTimeout{base.__name__}"
     return HeaderTimeout
+
+
+class _HeadWithBody:
+    """A response cycle's transport that holds the response's head (status
+    line and headers) when a body of known length follows, and writes both
+    at once when the body's first bytes come. A head with no body to follow
+    (HEAD, 204, chunked, an empty body) goes out at once; so does one held
+    when the cycle closes the transport instead (an app that failed midway)."""
+
+    __slots__ = ("_cycle", "_held", "_past_head", "_transport")
+
+    def __init__(self, transport: Any, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._held: bytes | None = None
+        self._past_head = False
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+            return
+        if not self._past_head:
+            cycle = self._cycle
+            # The first write once the response started is its head (the only
+            # one before it is "100 Continue").
+            if cycle.response_started:
+                self._past_head = True
+                if (
+                    cycle.chunked_encoding is False
+                    and cycle.expected_content_length > 0
+                    and cycle.scope["method"] != "HEAD"
+                ):
+                    self._held = data
+                    return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._transport.write(held)
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 # What `serve` gives uvicorn as its HTTP protocol, by name: uvicorn imports
