@@ -12,6 +12,16 @@ shipped: metrics, one JSON access line per request). It prints instructions
 per request of each variant and round, and the ratio on/off. What it does not
 count: the kernel's share (the access line's write(2)) and PostgreSQL.
 
+Under callgrind the server runs some 50 times slower, so the access lines'
+batches (observability/line_batches.py: a timer and one write(2) per
+FLUSH_DELAY) hold a line or two instead of the dozens they hold at full
+speed, and their cost, shared by every line of a batch at full speed, falls
+on nearly every request here. The bench prints, from the dumps' call counts,
+the write(2) calls and the event loop's timers (call_later, and the
+instructions of the timers' runs) per request of each variant, and the "on"
+count without the timers that "on" adds: the most that batching at full
+speed can take off it.
+
     .venv/bin/python bench/metrics_instructions_bench.py     # --rounds 2 --requests 200
 
 About a minute per round; needs valgrind (Debian's package). With
@@ -27,11 +37,20 @@ import os
 import statistics
 import uuid
 
-from harness.callgrind import Callgrind, have_callgrind
+from harness.callgrind import Callgrind, calls_into, have_callgrind
 from harness.cli import add_server_url
 from harness.database import create_database, postgres_server
 from harness.documents import scenarios
 from harness.report import command_line, say, say_machine
+
+# What the access lines' batches cost the event loop, by the C functions
+# that callgrind sees (uvloop's; the write(2) of libc).
+TIMERS = {
+    "write(2)": r"^write$",
+    "timers": r"uvloop_4loop_4Loop_17call_later$",
+    "timer runs": r"uvloop_4loop_11TimerHandle__run$",
+}
+SCENARIOS = ("changePetPrice", "pets(first: 50)")
 
 VARIANTS: dict[str, dict[str, str]] = {
     "off": {"PETSTORE_METRICS": "off", "PETSTORE_LOG_LEVEL": "warning"},
@@ -57,7 +76,16 @@ async def one_round(
         for name, send in chosen.items():
             await server.count(args.warmup, send)  # plans cached, pools filled
             counts[name] = await server.count(args.requests, send, files[name])
-            say(f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request")
+            assert server.last_dump is not None
+            for key, function in TIMERS.items():
+                calls, instructions = calls_into(server.last_dump, function)
+                counts[f"{name} {key}"] = calls / args.requests
+                counts[f"{name} {key} instructions"] = instructions / args.requests
+            say(
+                f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request; "
+                + ", ".join(f"{counts[f'{name} {key}']:.2f} {key}" for key in TIMERS)
+                + " per request"
+            )
         return counts
     finally:
         server.stop()
@@ -89,13 +117,26 @@ async def main() -> None:
             for variant in order:
                 results[variant].append(await one_round(url, variant, round_number, args))
         say("")
-        for scenario in results["off"][0]:
-            off = statistics.median(r[scenario] for r in results["off"])
-            on = statistics.median(r[scenario] for r in results["on"])
+        for scenario in SCENARIOS:
+
+            def median(variant: str, key: str, scenario: str = scenario) -> float:
+                return statistics.median(r[f"{scenario}{key}"] for r in results[variant])
+
+            off, on = median("off", ""), median("on", "")
             say(
                 f"{scenario}: off {off:,.0f}, on {on:,.0f} instructions per request "
                 f"(medians of {args.rounds} rounds); on/off {on / off:.3f} = "
                 f"{100 * (on / off - 1):+.1f}%"
+            )
+            timers = sum(
+                median("on", f" {key} instructions") - median("off", f" {key} instructions")
+                for key in ("timers", "timer runs")
+            )
+            say(
+                f"  on adds {median('on', ' write(2)') - median('off', ' write(2)'):.2f} write(2) "
+                f"and {median('on', ' timers') - median('off', ' timers'):.2f} timers per request "
+                f"here ({timers:,.0f} instructions in timers); without them: on/off "
+                f"{(on - timers) / off:.3f} = {100 * ((on - timers) / off - 1):+.1f}%"
             )
 
 

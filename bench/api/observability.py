@@ -18,6 +18,7 @@ import statistics
 import uuid
 
 from api.scenarios import Bench
+from api.wrk_load import compare_with_wrk
 from harness.cpu import CpuMeter, processes
 from harness.database import postgres_processes
 from harness.http_client import Requests
@@ -50,15 +51,36 @@ async def compare_metrics(
     every_pet: list[str],
     changeable: list[str],
     mutation_concurrency: int,
-) -> list[Result]:
-    """Runs the rounds and prints each scenario's on/off ratio; returns every row."""
+) -> int:
+    """Runs the rounds and prints each scenario's on/off ratio; returns the
+    number of errors."""
     token = uuid.uuid4().hex
     pg = await postgres_processes(url)
-    benches: dict[str, Bench] = {}
+    servers: dict[str, Server] = {}
     for name, env in VARIANTS.items():
-        server = Server(url, args.workers, args.pool_size, token, environment=dict(env))
+        server = servers[name] = Server(
+            url, args.workers, args.pool_size, token, environment=dict(env)
+        )
         stack.callback(server.stop)
         await server.wait_ready()
+    if args.load == "wrk":
+        say(
+            "\nmetrics off (PETSTORE_METRICS=off, PETSTORE_LOG_LEVEL=warning) against on "
+            "(as shipped), load from wrk"
+        )
+        return await compare_with_wrk(
+            args.compare_metrics,
+            servers,
+            token,
+            changeable,
+            pg,
+            sorted({args.read_concurrency, mutation_concurrency}, reverse=True),
+            args.warmup,
+            args.duration,
+            args.wrk_threads,
+        )
+    benches: dict[str, Bench] = {}
+    for name, server in servers.items():
         meter = CpuMeter()
         meter.add("client", lambda: processes([os.getpid()]))
         meter.add("server", server.processes)
@@ -118,4 +140,4 @@ async def compare_metrics(
     say("")
     for line in lines:
         say(line)
-    return rows
+    return sum(r.errors for r in rows)

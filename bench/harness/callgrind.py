@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ class Callgrind:
         wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
         wrapper.append(f"--callgrind-out-file={self.out}")
         self.server = Server(url, 1, None, token, environment=environment, wrapper=wrapper)
+        self.last_dump: str | None = None  # of the last count()
 
     def control(self, *arguments: str) -> None:
         pid = str(self.server.process.pid)
@@ -70,6 +72,7 @@ class Callgrind:
                     break
                 await asyncio.sleep(0.1)
             (dump,) = new
+            self.last_dump = dump
             if self.keep is not None and name is not None:
                 shutil.copy(dump, f"{self.keep}-{name}.callgrind")
             return total_instructions(dump) / (each * concurrency)
@@ -92,3 +95,30 @@ def total_instructions(path: str) -> int:
 
 def have_callgrind() -> bool:
     return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
+
+
+def calls_into(path: str, function: str) -> tuple[int, int]:
+    """The calls made to the functions whose name matches the regular
+    expression `function` in a dump, and the instructions spent inside those
+    calls (inclusive). A callgrind dump names C functions only: Python
+    functions are inside the interpreter's loop."""
+    pattern = re.compile(function)
+    names: dict[str, str] = {}
+    calls = instructions = 0
+    matching = counting = False
+    with open(path, errors="replace") as dump:
+        for line in dump:
+            if counting:  # the line after calls=: position, inclusive cost
+                instructions += int(line.split()[-1])
+                counting = False
+            elif line.startswith(("fn=", "cfn=")):  # one namespace of (id) names
+                callee = line.startswith("c")
+                reference, _, name = line[4 if callee else 3 :].rstrip("\n").partition(" ")
+                if name:
+                    names[reference] = name
+                if callee:
+                    matching = bool(pattern.search(names.get(reference, reference)))
+            elif line.startswith("calls=") and matching:
+                calls += int(line[6:].split()[0])
+                counting = True
+    return calls, instructions

@@ -41,7 +41,7 @@ from graphql_petstore.observability.exposition import (
     process_exiting,
 )
 from graphql_petstore.observability.health import ReadinessProbe
-from graphql_petstore.observability.logs import flush_lines
+from graphql_petstore.observability.line_batches import flush_lines
 from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
 from graphql_petstore.observability.requests import ObservabilityMiddleware
 from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from graphql_petstore.observability.logs import FLUSH_DELAY
+from graphql_petstore.observability.line_batches import FLUSH_DELAY
 from tests.observability.scrapes import Samples, parse
 from tests.subscriptions.support import Server, ServerFactory, start_server
 
-# Far more than logs.FLUSH_DELAY: the machine may be loaded.
+# Far more than line_batches.FLUSH_DELAY: the machine may be loaded.
 ACCESS_LINES_WITHIN = 5.0
 
 
@@ -58,7 +58,7 @@ async def access_lines(
     server: Server, complete: Callable[[list[dict[str, Any]]], bool]
 ) -> list[dict[str, Any]]:
     """The access lines in the server's log once `complete` says all are there:
-    a running server writes them within logs.FLUSH_DELAY of each other."""
+    a running server writes them within line_batches.FLUSH_DELAY of each other."""
     deadline = time.monotonic() + ACCESS_LINES_WITHIN
     while True:
         lines = [

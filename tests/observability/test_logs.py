@@ -5,14 +5,17 @@ for the one unexpected failure, and no token or long query anywhere."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from graphql_petstore.observability.line_batches import FLUSH_DELAY
 from graphql_petstore.observability.logs import (
     MAX_LOGGED_TEXT,
     RequestContext,
@@ -236,3 +239,37 @@ def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_pat
         middle.propagate = True
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["message"] for line in lines] == ["first", "second", "third", "fourth"]
+
+
+def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
+    tmp_path: Path,
+) -> None:
+    """Python run unbuffered (PYTHONUNBUFFERED=1) gives stderr no bytes
+    buffer: the access lines wait in one of ours, are written together, and
+    a line logged the usual way comes after those logged before it."""
+    path = tmp_path / "stderr"
+    raw = open(path, "wb", buffering=0)  # noqa: SIM115 - closed below
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    logger = logging.getLogger("petstore_test_unbuffered")
+    saved, level = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+
+    async def log() -> None:
+        assert write_json_line(logger, logging.INFO, "first", {"n": 1})
+        assert write_json_line(logger, logging.INFO, "second", {"n": 2})
+        assert path.read_bytes() == b""  # waiting for the flush
+        logger.warning("the usual way")
+        await asyncio.sleep(FLUSH_DELAY * 3)
+        assert write_json_line(logger, logging.INFO, "third", {"n": 3})
+        await asyncio.sleep(FLUSH_DELAY * 3)
+
+    try:
+        asyncio.run(log())
+    finally:
+        root.handlers, root.level = saved, level
+        stream.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["message"] for line in lines] == ["first", "second", "the usual way", "third"]

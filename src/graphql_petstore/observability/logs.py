@@ -13,8 +13,6 @@ told.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import json
 import logging
 import logging.config
@@ -28,8 +26,9 @@ import orjson
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from graphql_petstore.observability import tracing
+from graphql_petstore.observability import line_batches, tracing
 from graphql_petstore.observability.current import current_request
+from graphql_petstore.observability.line_batches import FLUSH_DELAY, bytes_layer, flush_lines
 
 # Query texts and error messages in logs are cut to this many characters: a
 # client decides how long they are.
@@ -138,6 +137,10 @@ class JsonLines(JsonFormatter):
     directly, with orjson."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if line_batches.waiting is not None:
+            # Lines that wait in a PendingLines would come after this one,
+            # which the text layer writes straight through.
+            flush_lines()
         given: Mapping[str, Any] | None = record.__dict__.get("_fields")
         if given is None:
             return super().format(record)
@@ -173,19 +176,6 @@ def write_json_line(
     return write_json_object(logger, level, line)
 
 
-# A JSON line written past the text layer waits in its bytes buffer, for
-# FLUSH_DELAY seconds at most, for the lines after it: one write(2) for
-# all of them, not one per request. Any line logged the usual way (an
-# ERROR's at once) flushes the same buffer first, so the order stays; so do
-# stopping (lifespan shutdown, exit) and fork. For as long as lines wait,
-# the handler that the check approved for them is trusted without checking
-# again: a handler added or changed meanwhile gets the lines from the next
-# flush on.
-FLUSH_DELAY = 0.02
-# (logger, level, the bytes layer its lines wait in) while they wait.
-_waiting: tuple[logging.Logger, int, Any] | None = None
-
-
 def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) -> bool:
     """Writes `line` (ACCESS_HEAD's keys first, then the fields; "pid" and
     "time" are set here) as JsonLines would, straight to the stream of the
@@ -195,8 +185,7 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     rest of a compiled request's Python. False: nothing written; log it the
     usual way (another handler, a filter, text lines, a test's capture), with
     fields_after_head(line)."""
-    global _waiting
-    waiting = _waiting
+    waiting = line_batches.waiting
     if waiting is not None and waiting[0] is logger and waiting[1] == level:
         line["pid"] = _pid
         line["time"] = datetime.now(UTC)
@@ -227,20 +216,11 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
         except RuntimeError:
             loop = None  # no event loop to flush later from
         if loop is not None:
-            _waiting = (logger, level, binary)
+            line_batches.waiting = (logger, level, binary)
             loop.call_later(FLUSH_DELAY, flush_lines)
             return True
     binary.flush()
     return True
-
-
-def flush_lines() -> None:
-    """Writes the JSON lines that wait (write_json_object)."""
-    global _waiting
-    waiting, _waiting = _waiting, None
-    if waiting is not None:
-        with contextlib.suppress(OSError, ValueError):  # a closed stream
-            waiting[2].flush()
 
 
 def fields_after_head(line: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,14 +247,11 @@ _pid = os.getpid()
 
 
 def _forked() -> None:
-    global _pid, _waiting
+    global _pid
     _pid = os.getpid()
-    _waiting = None
 
 
-# A child would write the lines that wait a second time.
-os.register_at_fork(before=flush_lines, after_in_child=_forked)
-atexit.register(flush_lines)
+os.register_at_fork(after_in_child=_forked)
 
 # What the last full check approved, when the handler is the root logger's
 # (as configure() sets up) and at most one logger lies between (the
@@ -350,8 +327,7 @@ def _check(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | N
     ):
         return None
     stream = found.stream
-    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    binary = getattr(stream, "buffer", None) if encoding == "utf8" else None
+    binary = bytes_layer(stream)
     way = [logger]
     while way[-1].parent is not None and len(way) < 4:
         way.append(way[-1].parent)
