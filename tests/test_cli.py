@@ -112,6 +112,7 @@ def _no_server_left(data_dir: Path) -> None:
     )
 
 
+@pytest.mark.once  # the embedded PostgreSQL, whatever the run's server
 def test_migrate_applies_every_file_then_reports_up_to_date(data_dir: Path) -> None:
     env = _environment(data_dir)
     sql_files = sorted(p.name for p in (Path(__file__).parents[1] / "sql").glob("*.sql"))
@@ -127,6 +128,7 @@ def test_migrate_applies_every_file_then_reports_up_to_date(data_dir: Path) -> N
     _no_server_left(data_dir)
 
 
+@pytest.mark.once  # the embedded PostgreSQL, whatever the run's server
 def test_psql_runs_a_command_on_the_embedded_database(data_dir: Path) -> None:
     result = _run(_environment(data_dir), "psql", "-X", "-c", "SELECT * FROM pets")
     assert result.returncode == 0, result.stderr
@@ -137,6 +139,7 @@ def test_psql_runs_a_command_on_the_embedded_database(data_dir: Path) -> None:
     _no_server_left(data_dir)
 
 
+@pytest.mark.once  # the embedded PostgreSQL, whatever the run's server
 def test_commands_running_at_once_share_one_embedded_server_that_stops_after_the_last(
     data_dir: Path,
 ) -> None:

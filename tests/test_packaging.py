@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# The wheel is the same whatever PostgreSQL a run tests against.
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parents[1]
 SQL_FILES = sorted((ROOT / "sql").glob("*.sql"))
 PIP_TIMEOUT_SECONDS = 600

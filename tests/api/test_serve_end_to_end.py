@@ -184,6 +184,7 @@ def arrive_and_read_back(server: Server, name: str) -> str:
     return pet_id
 
 
+@pytest.mark.once  # the embedded PostgreSQL, whatever the run's server
 def test_serve_runs_the_embedded_database_and_stops_cleanly_on_sigterm() -> None:
     with serving() as server:
         ready = httpx.get(f"{server.url}/readyz", timeout=10)
@@ -203,6 +204,7 @@ def test_serve_runs_the_embedded_database_and_stops_cleanly_on_sigterm() -> None
         stop(server)
 
 
+@pytest.mark.once  # the embedded PostgreSQL, whatever the run's server
 def test_serve_with_two_workers_serves_writes_and_reads_from_either() -> None:
     with serving("--workers", "2") as server:
         first = arrive_and_read_back(server, "One")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+import pytest
 import pytest_asyncio
 from graphql import build_schema
 from hypothesis import HealthCheck, given, settings
@@ -147,6 +148,8 @@ def _documents(history: History) -> st.SearchStrategy[str]:
     return queries(build_schema(sdl), custom_scalars=scalars, codec="utf-8")
 
 
+# 27 s; on every version the other tests of tests/compiled check the compiled SQL.
+@pytest.mark.once
 @settings(
     max_examples=100,
     deadline=None,

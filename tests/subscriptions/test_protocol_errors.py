@@ -67,6 +67,7 @@ def subscribe(payload: Any, id: Any = "1") -> dict[str, Any]:
     return {"id": id, "type": "subscribe", "payload": payload}
 
 
+@pytest.mark.once  # the WebSocket protocol's handling, the same on any PostgreSQL
 async def test_malformed_graphql_transport_ws_messages_are_answered(
     serve: ServerFactory,
 ) -> None:
@@ -115,6 +116,7 @@ async def test_malformed_graphql_transport_ws_messages_are_answered(
         assert received[0]["payload"][0]["extensions"]["code"] == expected, name
 
 
+@pytest.mark.once  # the WebSocket protocol's handling, the same on any PostgreSQL
 async def test_malformed_legacy_graphql_ws_messages_get_an_error(serve: ServerFactory) -> None:
     server = await serve(**SETTINGS)
     url = server.graphql_url.replace("http", "ws")
@@ -138,6 +140,7 @@ async def test_a_message_over_the_body_limit_is_refused_with_1009(serve: ServerF
     assert code == 1009
 
 
+@pytest.mark.once  # the WebSocket protocol's handling, the same on any PostgreSQL
 async def test_uninitialised_sockets_are_timed_out_and_capped_apart(
     serve: ServerFactory,
 ) -> None:
