@@ -138,9 +138,13 @@ class Server:
     def graphql_url(self) -> str:
         return f"{self.url}/graphql"
 
-    def log(self) -> str:
+    def log(self, tail: int | None = 6000) -> str:
+        """The server's log: its last `tail` characters (for an assertion's
+        message), or all of it (tail=None: to look for a line that may have
+        been followed by many others)."""
         try:
-            return self.log_path.read_text(errors="replace")[-6000:]
+            text = self.log_path.read_text(errors="replace")
+            return text if tail is None else text[-tail:]
         except OSError:
             return "(no log)"
 
