@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from graphql_petstore.observability.line_batches import FLUSH_DELAY
+from graphql_petstore.observability.line_batches import FLUSH_DELAY, flush_lines
 from graphql_petstore.observability.logs import (
     MAX_LOGGED_TEXT,
     RequestContext,
@@ -273,3 +273,42 @@ def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
         stream.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["message"] for line in lines] == ["first", "second", "the usual way", "third"]
+
+
+def test_a_line_logged_the_usual_way_takes_the_waiting_lines_of_a_buffered_stream_along() -> None:
+    """With stderr's own bytes buffer, the access lines wait there; a line
+    logged the usual way is written after them, and the handler's flush
+    writes all of them in one write(2), not two."""
+    writes: list[bytes] = []
+
+    class Raw(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            writes.append(bytes(data))
+            return len(data)
+
+    stream = io.TextIOWrapper(io.BufferedWriter(Raw()), encoding="utf-8")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    logger = logging.getLogger("petstore_test_buffered")
+    saved, level = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+
+    async def log() -> None:
+        assert write_json_line(logger, logging.INFO, "first", {"n": 1})
+        assert write_json_line(logger, logging.INFO, "second", {"n": 2})
+        assert writes == []  # waiting for the flush
+        logger.warning("the usual way")
+
+    try:
+        asyncio.run(log())
+        written = list(writes)
+    finally:
+        root.handlers, root.level = saved, level
+        flush_lines()  # the loop that would have run the timer is gone
+    assert len(written) == 1, written
+    lines = [json.loads(line) for line in written[0].splitlines()]
+    assert [line["message"] for line in lines] == ["first", "second", "the usual way"]

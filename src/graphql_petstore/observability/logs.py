@@ -137,9 +137,12 @@ class JsonLines(JsonFormatter):
     directly, with orjson."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if line_batches.waiting is not None:
+        waiting = line_batches.waiting
+        if waiting is not None and isinstance(waiting[2], line_batches.PendingLines):
             # Lines that wait in a PendingLines would come after this one,
-            # which the text layer writes straight through.
+            # which the text layer writes straight through. Lines that wait
+            # in a real BufferedWriter stay ahead of it there: the handler's
+            # flush writes both at once.
             flush_lines()
         given: Mapping[str, Any] | None = record.__dict__.get("_fields")
         if given is None:
