@@ -23,7 +23,7 @@ def _blocks(language: str) -> list[str]:
 def test_readme_starts_with_the_run_and_test_commands() -> None:
     run, test = _blocks("sh")[:2]
     assert run.strip().endswith("graphql-petstore serve")
-    assert test.strip().endswith("pytest")
+    assert test.strip().endswith(".venv/bin/pytest -n auto")
     assert README.index(run) < README.index("## ")
 
 

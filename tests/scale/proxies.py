@@ -161,6 +161,11 @@ defaults
     option redispatch
     retries 3
     timeout connect 2s
+    # Without it a check must be answered within `inter` (200 ms): a server
+    # busy on a loaded machine would be taken out on one slow /readyz, and
+    # every request sent to the other. A dead server still fails its check
+    # at once (the connection is refused).
+    timeout check 2s
     timeout client 60s
     timeout server 60s
     # A WebSocket is an upgraded HTTP connection: idle for as long as this.
