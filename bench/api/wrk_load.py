@@ -35,6 +35,7 @@ from harness.database import connected
 from harness.documents import CHANGE_PRICE, PETS_PAGE
 from harness.http_client import HttpConnection, Requests, graphql_data
 from harness.report import cpu_cell, say
+from harness.rounds import median_interval
 from harness.server import Server
 
 SCRIPT = Path(__file__).with_name("graphql_post.lua")
@@ -235,6 +236,7 @@ async def alternate_wrk(
 def summary_lines(scenario: str, concurrency: int, runs: dict[str, list[WrkRun]]) -> list[str]:
     off, on = runs["off"], runs["on"]
     paired = [b.rate / a.rate for a, b in zip(off, on, strict=True) if a.rate]
+    low, high = median_interval(paired)
     cpu_off = statistics.median(r.server_ms_per_request for r in off)
     cpu_on = statistics.median(r.server_ms_per_request for r in on)
     mean_off = statistics.fmean(r.rate for r in off)
@@ -248,7 +250,8 @@ def summary_lines(scenario: str, concurrency: int, runs: dict[str, list[WrkRun]]
         f"({min(r.rate for r in on):.0f}-{max(r.rate for r in on):.0f})",
         f"  on/off per round: {' '.join(f'{p:.3f}' for p in paired)}; median "
         f"{statistics.median(paired):.3f} = {100 * (statistics.median(paired) - 1):+.1f}% "
-        f"of throughput (range {min(paired):.3f}-{max(paired):.3f})",
+        f"of throughput (range {min(paired):.3f}-{max(paired):.3f}; 95% bootstrap interval "
+        f"of the median {low:.3f}-{high:.3f})",
         f"  server CPU per request (median of rounds): off {cpu_off:.3f} ms, on {cpu_on:.3f} ms "
         f"= {100 * (cpu_on / cpu_off - 1):+.1f}%; server {server:.0f}%, wrk {client:.0f}%, "
         f"other programs {other:.0f}% of a core (means)",

@@ -5,6 +5,7 @@ falls on every variant alike instead of on the last one measured."""
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -51,3 +52,19 @@ def summarize(results: Sequence[Result]) -> Summary:
         p50=statistics.median(r.percentile(0.5) for r in results),
         cpu={g: statistics.fmean(r.cpu.get(g, math.nan) for r in results) for g in groups},
     )
+
+
+def median_interval(
+    paired: Sequence[float], confidence: float = 0.95, resamples: int = 10_000
+) -> tuple[float, float]:
+    """A percentile-bootstrap interval of the median of per-round ratios:
+    how far the median could move were the rounds run again. A handful of
+    rounds on a shared machine gives a wide one, and that width is the
+    answer to whether a few per cent were measured at all. Seeded, so that
+    the same rounds print the same interval."""
+    if len(paired) < 2:
+        return (math.nan, math.nan)
+    draw = random.Random(len(paired)).choices
+    medians = sorted(statistics.median(draw(paired, k=len(paired))) for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    return medians[int(tail * resamples)], medians[int((1 - tail) * resamples) - 1]
