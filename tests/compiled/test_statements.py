@@ -86,3 +86,34 @@ async def test_the_compiled_path_can_be_turned_off(
     assert result == {"data": {"pets": {"nodes": []}}}
     assert app.state.compiled.answered == 0
     assert API_TOKEN  # the app's settings keep the test token
+
+
+LITERAL_PAGE = """
+{ pets(first: 20) { edges { node { id mother { name } history(first: 5) { nodes { type } } } } } }
+"""
+
+
+async def test_a_page_whose_sizes_are_literals_is_planned_once_for_every_request(
+    one_connection: Starlette,
+) -> None:
+    """While a prepared statement's generic plan looks dearer than the plans
+    made for each execution's values, as it does with a parameter in LIMIT,
+    PostgreSQL plans it anew on every execution: for this page that cost as
+    much as running it. Its sizes are literals, so they are written into the
+    statement, and PostgreSQL keeps one plan for all requests."""
+    transport = httpx.ASGITransport(app=one_connection)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        gql = GraphQLClient(http)
+        store = Store(gql)
+        mom = (await store.arrive(name="Mom"))["pet"]["id"]
+        await store.birth(mom, name="Kit")
+        for _ in range(8):
+            result = await gql.query(LITERAL_PAGE)
+            assert "errors" not in result, result
+            assert len(result["data"]["pets"]["edges"]) == 2
+    async with one_connection.state.pool.connection() as conn:
+        plans = await conn.fetch(
+            "select generic_plans, custom_plans from pg_prepared_statements "
+            "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
+        )
+    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(8, 0)]

@@ -35,7 +35,7 @@ def _arguments(compiler: Compiler, parent: str, nodes: list[FieldNode]) -> dict[
 
 def _size(compiler: Compiler, first: Value[int | None]) -> str:
     settings = compiler.settings
-    return compiler.param(first.then(lambda value: page_size(value, settings)), "integer")
+    return compiler.integer(first.then(lambda value: page_size(value, settings)))
 
 
 def _limited(table: str, alias: str, where: list[str], order: str, size: str) -> str:
@@ -140,7 +140,7 @@ def history(compiler: Compiler, nodes: list[FieldNode], pet_row: str) -> Page:
     after = args["after"].then(
         lambda given: cursors.parse_version_cursor(given) if given is not None else 0
     )
-    version = compiler.param(after, "integer")
+    version = compiler.integer(after)
     where = [f"{alias}.pet_id = {pet_row}.id", f"{alias}.pet_version > {version}"]
     return Page(
         rows=_limited("pet_event_log", alias, where, f"{alias}.pet_version", size),
