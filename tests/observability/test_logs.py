@@ -6,10 +6,12 @@ for the one unexpected failure, and no token or long query anywhere."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +243,20 @@ def test_a_handler_or_filter_added_later_takes_the_access_line_from_the_fast_pat
     assert [line["message"] for line in lines] == ["first", "second", "third", "fourth"]
 
 
+@contextlib.contextmanager
+def json_lines_to(stream: io.TextIOWrapper) -> Iterator[None]:
+    """The root logger writes JSON lines to `stream` alone, at INFO."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+    try:
+        yield
+    finally:
+        root.handlers, root.level = saved, level
+
+
 def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
     tmp_path: Path,
 ) -> None:
@@ -250,12 +266,7 @@ def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
     path = tmp_path / "stderr"
     raw = open(path, "wb", buffering=0)  # noqa: SIM115 - closed below
     stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(json_formatter())
-    root = logging.getLogger()
     logger = logging.getLogger("petstore_test_unbuffered")
-    saved, level = root.handlers[:], root.level
-    root.handlers, root.level = [handler], logging.INFO
 
     async def log() -> None:
         assert write_json_line(logger, logging.INFO, "first", {"n": 1})
@@ -267,9 +278,9 @@ def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
         await asyncio.sleep(FLUSH_DELAY * 3)
 
     try:
-        asyncio.run(log())
+        with json_lines_to(stream):
+            asyncio.run(log())
     finally:
-        root.handlers, root.level = saved, level
         stream.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["message"] for line in lines] == ["first", "second", "the usual way", "third"]
@@ -290,12 +301,7 @@ def test_a_line_logged_the_usual_way_takes_the_waiting_lines_of_a_buffered_strea
             return len(data)
 
     stream = io.TextIOWrapper(io.BufferedWriter(Raw()), encoding="utf-8")
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(json_formatter())
-    root = logging.getLogger()
     logger = logging.getLogger("petstore_test_buffered")
-    saved, level = root.handlers[:], root.level
-    root.handlers, root.level = [handler], logging.INFO
 
     async def log() -> None:
         assert write_json_line(logger, logging.INFO, "first", {"n": 1})
@@ -304,10 +310,10 @@ def test_a_line_logged_the_usual_way_takes_the_waiting_lines_of_a_buffered_strea
         logger.warning("the usual way")
 
     try:
-        asyncio.run(log())
+        with json_lines_to(stream):
+            asyncio.run(log())
         written = list(writes)
     finally:
-        root.handlers, root.level = saved, level
         flush_lines()  # the loop that would have run the timer is gone
     assert len(written) == 1, written
     lines = [json.loads(line) for line in written[0].splitlines()]
