@@ -46,6 +46,12 @@ Equivalence with strawberry, which stays the reference:
   * Arguments are checked by the resolvers' own functions (api/context,
     api/cursors, api/queries) when a request binds them.
 
+Parameters: a value from the request's variables is a parameter ($n); an
+integer the document itself gives (a literal page size or history cursor,
+or the default page size) is written into the SQL, so that PostgreSQL keeps
+one plan for the prepared statement instead of planning it for every
+request (Compiler.integer).
+
 Variants: a statement names only the filters a request gives, so that each
 uses the index that serves it. Requests whose variables have the same shape
 (which are null, which input fields are given, which lists are empty or
