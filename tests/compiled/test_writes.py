@@ -4,6 +4,7 @@ violations, early checks and anything unsupported are strawberry's."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -19,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from graphql_petstore.app import create_app
 from graphql_petstore.settings import Settings
+from tests.api.slow_database import until
 from tests.api.store import CONCRETE_EVENT_FIELDS, MUTATIONS, Store, event_count
 from tests.compiled.conftest import Twin
 from tests.conftest import API_TOKEN
@@ -229,3 +231,38 @@ async def test_a_stored_event_it_cannot_render_is_rendered_by_strawberry_not_sto
     assert result["pet"] == {"price": "3.00", "version": 2}
     stored = await conn.fetchval("select id::text from pet_event_log order by seq desc limit 1")
     assert result["event"]["id"] == stored
+
+
+async def test_a_pet_another_writer_moved_on_meanwhile_is_rendered_by_strawberry(
+    twin: Twin, store: Store, conn: asyncpg.Connection, database_url: str
+) -> None:
+    # The INSERT's statement renders the pet from the pet it saw before the
+    # INSERT. Here another writer's event, uncommitted, holds the pet's lock
+    # when that statement starts: the pet it saw is then two versions behind
+    # the one its event leaves, and strawberry renders the stored event.
+    pet = (await store.arrive(price="1.00"))["pet"]["id"]
+    document = (
+        "mutation($input: ChangePetPriceInput!) { changePetPrice(input: $input) "
+        "{ event { id petVersion } pet { price version } userErrors { code } } }"
+    )
+    observer = await asyncpg.connect(database_url)
+    try:
+        count = await event_count(conn)
+        before = twin.endpoint.answered
+        async with conn.transaction():
+            await conn.execute(
+                "insert into pet_price_change_events (pet_id, new_price) values ($1, 2.00)",
+                uuid.UUID(pet),
+            )
+            answer = asyncio.ensure_future(
+                _post(twin.compiled, document, {"input": {"petId": pet, "newPrice": "3.00"}})
+            )
+            await until(observer, 1)
+        payload = json.loads(await answer)
+    finally:
+        await observer.close()
+    result = payload["data"]["changePetPrice"]
+    assert result["event"]["petVersion"] == 3, payload
+    assert result["pet"] == {"price": "3.00", "version": 3}
+    assert await event_count(conn) == count + 2  # the other writer's and this one, once
+    assert twin.endpoint.answered == before  # the compiled path could not render it

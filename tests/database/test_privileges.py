@@ -178,9 +178,11 @@ async def test_api_role_writes_only_events_and_idempotency_keys(conn: asyncpg.Co
     )
 
 
-# What petstore_api may call: the fold, the id default, the two functions
-# that raise a rule's error, and the append functions of sql/0020.
+# What petstore_api may call: the folds (over a history, and of one event,
+# sql/0021), the id default, the two functions that raise a rule's error,
+# and the append functions of sql/0020.
 API_ROUTINES = [
+    "pet_fold(pets,pet_event_log)",
     "pet_fold_all(pet_event_log)",
     "petstore_append_pet_arrived(uuid,uuid,text,text,numeric,jsonb,integer,text,text)",
     "petstore_append_pet_born(uuid,uuid,uuid,text,text,numeric,jsonb,integer,text,text)",

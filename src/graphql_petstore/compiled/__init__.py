@@ -25,10 +25,13 @@ How GraphQL maps to SQL:
     (pets, events,         and nodes aggregate its rows n <= first, pageInfo
     Pet.history)           counts them and takes the first and last cursors
     Query root             one SELECT of scalar subqueries, one per field
-    Mutation root          the event type's append function (sql/0020)
+    Mutation root          the INSERT into the event's table, in a CTE
+                           (or, with an idempotency key or a date left to
+                           its default, the append function of sql/0020),
                            rendered as the payload: the event, and the pet
-                           as the event left it — insert and answer in one
-                           statement, one round trip, one transaction
+                           as the event left it (pet_fold of the event over
+                           the pet the statement saw) — insert and answer in
+                           one statement, one round trip, one transaction
 
 Equivalence with strawberry, which stays the reference:
 

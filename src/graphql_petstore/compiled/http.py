@@ -210,11 +210,12 @@ class CompiledGraphQL:
         if isinstance(command, list):
             return None  # strawberry answers with the userErrors
         bindings.command = command
+        statement = write.statement(command)
         try:
             text: str | None = await run_append(
                 pool,
                 command.event_id,
-                lambda conn: conn.fetchval(write.append.sql, *write.append.arguments(bindings)),
+                lambda conn: conn.fetchval(statement.sql, *statement.arguments(bindings)),
                 lambda conn: conn.fetchval(write.settle.sql, *write.settle.arguments(bindings)),
             )
         except (PoolTimeoutError, asyncpg.QueryCanceledError) as exc:
@@ -255,8 +256,9 @@ class CompiledGraphQL:
         )
         scope["app"].state.doorbell.announce()
         if text is None:
-            # Stored, but not renderable here: strawberry renders the stored
-            # event instead of appending it again.
+            # Stored, but not renderable here (an unusual value, or a pet
+            # that another writer moved on meanwhile, compiled/operations.py):
+            # strawberry renders the stored event instead of appending it again.
             scope.setdefault("state", {})["appended_event_id"] = command.event_id
             return None
         return _data(text, reported)

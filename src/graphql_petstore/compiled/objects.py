@@ -125,6 +125,8 @@ class Compiler:
         self.writing = writing
         self._aliases = itertools.count(1)
         self._audit: str | None = None
+        # The rows rendered as a Pet: whether a mutation's payload needs the pet.
+        self.pet_rows: set[str] = set()
 
     def alias(self, prefix: str) -> str:
         return f"{prefix}{next(self._aliases)}"
@@ -185,6 +187,7 @@ class Compiler:
     # --- pets ----------------------------------------------------------------
 
     def pet(self, nodes: list[FieldNode], row: str) -> str:
+        self.pet_rows.add(row)
         members = []
         for name, field_nodes in self.fields("Pet", nodes).items():
             members.append((name, self.pet_field(field_nodes, row)))

@@ -2,7 +2,8 @@
 
 A query is one SELECT without FROM whose single column is the response's
 `data`: each root field a scalar subquery. A mutation is one call of the
-event type's append function (sql/0020), its result rendered as the
+event type's append function (sql/0020), or, when that adds nothing (no
+idempotency key), one INSERT into the event's table (sql/0021), its result rendered as the
 payload: the event, and the pet as that event left it.
 """
 
@@ -22,7 +23,7 @@ from graphql_petstore.compiled import sqltext as sql
 from graphql_petstore.compiled.arguments import Bindings, Value, argument
 from graphql_petstore.compiled.objects import Compiler
 from graphql_petstore.compiled.selection import Fields, Unsupported
-from graphql_petstore.database.appends import APPEND_FUNCTIONS
+from graphql_petstore.database.appends import APPEND_FUNCTIONS, AppendFunction, Command
 from graphql_petstore.database.consistency import token_sql
 
 
@@ -46,17 +47,24 @@ class Statement:
 
 @dataclass(frozen=True)
 class Write:
-    """A compiled mutation: its input, the append with its payload, and the
-    payload read back by the event's id (when the append's connection broke
-    and the outcome had to be settled)."""
+    """A compiled mutation: its input, the append with its payload (through
+    the append function, or as a plain INSERT when the request needs nothing
+    else of the function: AppendFunction.insertable), and the payload read
+    back by the event's id (when the append's connection broke and the
+    outcome had to be settled)."""
 
     field: str  # the Mutation field, e.g. "changePetPrice"
     node: FieldNode
     response_name: str
     input: Value[Any]
     python_names: dict[str, str]  # the input's GraphQL field names -> Python names
+    function: AppendFunction
     append: Statement
+    insert: Statement
     settle: Statement
+
+    def statement(self, command: Command) -> Statement:
+        return self.insert if self.function.insertable(command) else self.append
 
 
 def query(compiler: Compiler, fields: Fields) -> Statement:
@@ -100,6 +108,7 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
 
     payload = sql.json_object([(response_name, _payload(compiler, nodes))])
     rendered = "cross join lateral (select (r.event).*) e cross join lateral (select (r.pet).*) p"
+    needs_pet = "p" in compiler.pet_rows
     function = APPEND_FUNCTIONS[MUTATIONS[field].event_type]
     payload_getters = list(compiler.params.getters)
 
@@ -124,6 +133,22 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
     append = Statement(
         f"select {payload} from {call} r {rendered}", compiler.params.getters, together
     )
+    # The call's parameters are the INSERT's, then the idempotency key's two.
+    insert_getters = compiler.params.getters[:-2]
+
+    def insert_together(bindings: Bindings) -> list[Any]:
+        assert bindings.command is not None
+        head = [get(bindings) for get in payload_getters]
+        return [*head, *function.insert_arguments(bindings.command)]
+
+    first = len(payload_getters) + 1
+    insert = function.insert(lambda index, sql_type: f"${first + index}::{sql_type}")
+    insert_statement = Statement(
+        f"with appended as ({insert}) select {payload} from ({_appended_pet(needs_pet)}) r "
+        f"{rendered}",
+        insert_getters,
+        insert_together,
+    )
     settle_getters = [
         *payload_getters,
         lambda bindings: bindings.command.event_id,
@@ -133,7 +158,34 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
         settle_getters,
     )
     return Write(
-        field, nodes[0], response_name, input_value, _python_names(input_type), append, settle
+        field,
+        nodes[0],
+        response_name,
+        input_value,
+        _python_names(input_type),
+        function,
+        append,
+        insert_statement,
+        settle,
+    )
+
+
+def _appended_pet(needs_pet: bool) -> str:
+    """The appended event and the pet as it left it, for a payload rendered
+    in the INSERT's own statement. That statement's snapshot predates the
+    INSERT, so the AFTER trigger's write to `pets` is not in it: the pet is
+    the read model's fold (pet_fold, as the trigger folds it) of the event
+    over the pet as the snapshot saw it. That is the pet the trigger folded
+    only when its version is the one just before the event's; a writer that
+    moved the pet on between the snapshot and the INSERT's row lock makes it
+    an older one, and then the statement returns no row: the event is
+    stored, and strawberry renders it (compiled/http.py)."""
+    if not needs_pet:
+        return "select a.event, null::pets as pet from appended a"
+    return (
+        "select a.event, pet_fold(b, a.event) as pet from appended a "
+        "left join pets b on b.id = (a.event).pet_id "
+        "where coalesce(b.version, 0) = (a.event).pet_version - 1"
     )
 
 

@@ -165,8 +165,14 @@ class Plans:
             operations.mutation(compiler, fields) if writing else operations.query(compiler, fields)
         )
         if self.settings.log_compiled_sql:
-            statement = compiled.append if isinstance(compiled, Write) else compiled
-            logger.info("compiled %s:\n%s", _describe(plan), statement.sql)
+            if isinstance(compiled, Write):
+                # The INSERT most requests take, then the call for the rest.
+                text = "\nor, through the append function:\n".join(
+                    (compiled.insert.sql, compiled.append.sql)
+                )
+            else:
+                text = compiled.sql
+            logger.info("compiled %s:\n%s", _describe(plan), text)
         return compiled
 
 

@@ -37,6 +37,7 @@ from graphql_petstore.database.pool import (
     connection_lost,
 )
 from graphql_petstore.database.rejections import domain_error_of
+from graphql_petstore.database.tables import EVENT_TABLES, pet_event_log
 from graphql_petstore.errors import PetstoreError
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,21 @@ class Command:
     idempotency: Idempotency | None
 
 
+# What every event table has; the rest of pet_event_log's columns are payloads.
+_BASE_COLUMNS = frozenset(
+    ("id", "created_at", "event_type", "metadata", "pet_id", "pet_version", "tx_id", "seq")
+)
+
+
 @dataclass(frozen=True)
 class AppendFunction:
     name: str
+    event_type: str
     # The event type's own parameters, in order, with their SQL types.
     columns: tuple[tuple[str, str], ...]
+    # Columns that the function leaves out when null, so that the column's
+    # default decides (a date: today).
+    defaulted: tuple[str, ...] = ()
 
     def call(self, placeholder: Callable[[int, str], str]) -> str:
         """The SQL call, its parameters named by `placeholder(index, type)`."""
@@ -79,25 +90,59 @@ class AppendFunction:
         types += ["jsonb", "integer", "text", "text"]
         return f"{self.name}({', '.join(placeholder(i, t) for i, t in enumerate(types))})"
 
+    def insertable(self, command: Command) -> bool:
+        """Whether `insert` appends `command` as the function would: without
+        an idempotency key to claim, and with every defaulted column given."""
+        return command.idempotency is None and all(
+            command.columns.get(name) is not None for name in self.defaulted
+        )
+
+    def insert(self, placeholder: Callable[[int, str], str]) -> str:
+        """The append without the function, for an `insertable` command: the
+        INSERT into the event's own table, returning the stored event as one
+        pet_event_log row named `event`. Its parameters are the call's first
+        ones, numbered alike; `insert_arguments` gives them."""
+        table = EVENT_TABLES[self.event_type].name
+        own = [name for name, _ in self.columns]
+        names = ["id", *own, "metadata", "expected_version"]
+        types = ["uuid", *(sql_type for _, sql_type in self.columns), "jsonb", "integer"]
+        values = ", ".join(placeholder(i, t) for i, t in enumerate(types))
+        # The view's columns in its order: this table's payload columns
+        # where it has them, null elsewhere (as the function's RETURNING).
+        logged = [
+            c.name if c.name in _BASE_COLUMNS or c.name in own else "null" for c in pet_event_log.c
+        ]
+        return (
+            f"insert into {table} ({', '.join(names)}) values ({values}) "
+            f"returning row({', '.join(logged)})::pet_event_log as event"
+        )
+
     def arguments(self, command: Command) -> list[Any]:
         key = command.idempotency
+        return [
+            *self.insert_arguments(command),
+            None if key is None else key.key,
+            None if key is None else key.fingerprint,
+        ]
+
+    def insert_arguments(self, command: Command) -> list[Any]:
         return [
             command.event_id,
             *(command.columns.get(name) for name, _ in self.columns),
             json.dumps(command.metadata),
             command.expected_version,
-            None if key is None else key.key,
-            None if key is None else key.fingerprint,
         ]
 
 
 APPEND_FUNCTIONS: dict[str, AppendFunction] = {
     "PET_ARRIVED": AppendFunction(
         "petstore_append_pet_arrived",
+        "PET_ARRIVED",
         (("pet_id", "uuid"), ("name", "text"), ("species", "text"), ("price", "numeric")),
     ),
     "PET_BORN": AppendFunction(
         "petstore_append_pet_born",
+        "PET_BORN",
         (
             ("pet_id", "uuid"),
             ("mother_id", "uuid"),
@@ -108,19 +153,25 @@ APPEND_FUNCTIONS: dict[str, AppendFunction] = {
     ),
     "PET_SOLD": AppendFunction(
         "petstore_append_pet_sold",
+        "PET_SOLD",
         (("pet_id", "uuid"), ("customer_id", "uuid"), ("sale_price", "numeric")),
     ),
     "PET_PRICE_CHANGE": AppendFunction(
         "petstore_append_pet_price_change",
+        "PET_PRICE_CHANGE",
         (("pet_id", "uuid"), ("new_price", "numeric"), ("old_price", "numeric")),
     ),
     "PET_LOST": AppendFunction(
         "petstore_append_pet_lost",
+        "PET_LOST",
         (("pet_id", "uuid"), ("lost_date", "date"), ("last_seen_location", "text")),
+        defaulted=("lost_date",),
     ),
     "PET_FOUND_AGAIN": AppendFunction(
         "petstore_append_pet_found_again",
+        "PET_FOUND_AGAIN",
         (("pet_id", "uuid"), ("found_date", "date"), ("found_location", "text")),
+        defaulted=("found_date",),
     ),
 }
 
