@@ -21,6 +21,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import shutil
 import statistics
 import tempfile
@@ -210,11 +211,17 @@ async def alternate_wrk(
     duration: float,
     threads: int,
 ) -> dict[str, list[WrkRun]]:
-    """Rounds of every variant in turn, the order reversed every other round
-    (so that neither always runs first after the other's warm-up)."""
+    """Rounds of every variant in turn, in an order drawn anew for each round
+    (seeded: the same run draws the same orders). Reversing the order every
+    other round (A B, B A, A B, …) puts the same variant twice in a row at
+    each round's boundary, so that one disturbance of ten seconds or so hits
+    that variant twice, and the pairs' ratios lean its way; drawn orders
+    spread such disturbances over both variants."""
     runs: dict[str, list[WrkRun]] = {variant: [] for variant in loads}
+    draw = random.Random(rounds)
     for round_no in range(1, rounds + 1):
-        order = list(loads) if round_no % 2 else list(reversed(loads))
+        order = list(loads)
+        draw.shuffle(order)
         for variant in order:
             load = loads[variant]
             if warmup > 0:
