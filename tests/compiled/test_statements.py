@@ -14,6 +14,7 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from graphql_petstore.app import create_app
+from graphql_petstore.compiled.plans import MAX_SIZED_VARIANTS
 from graphql_petstore.settings import Settings
 from tests.api.store import Store
 from tests.conftest import API_TOKEN, GraphQLClient
@@ -67,13 +68,15 @@ async def test_a_nested_page_and_a_mutation_are_one_statement_each(
             await store.change_price(mom, "11.00")
     await asyncio.sleep(0.01)  # asyncpg calls query loggers soon, not at once
     assert len(statements) == 4, statements
-    assert statements[0] == statements[1] == statements[2]
+    # One statement per page size (written into it), the same for the same size.
+    assert statements[0] == statements[2] != statements[1]
     # Without an idempotency key the mutation is the INSERT itself.
     assert statements[3].startswith("with appended as (insert into pet_price_change_events ")
-    # Logged once each, when compiled: the page (whose variants share one
-    # statement) and the price change (compiled on its first use, above).
+    # Logged once each, when compiled: the page for each of its two sizes, and
+    # the price change (compiled on its first use, above).
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("compiled")]
     assert sum(statements[0] in message for message in logged) == 1, logged
+    assert sum(statements[1] in message for message in logged) == 1, logged
 
 
 async def test_the_compiled_path_can_be_turned_off(
@@ -118,3 +121,51 @@ async def test_a_page_whose_sizes_are_literals_is_planned_once_for_every_request
             "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
         )
     assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(8, 0)]
+
+
+async def test_a_page_whose_size_is_a_variable_is_planned_once_for_every_request_of_that_size(
+    one_connection: Starlette,
+) -> None:
+    """`pets(first: $first)`, as Relay and Apollo clients write it: each size
+    gets a statement of its own with the size written into it, as a literal
+    size does, and PostgreSQL keeps one plan for each."""
+    transport = httpx.ASGITransport(app=one_connection)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        gql = GraphQLClient(http)
+        store = Store(gql)
+        mom = (await store.arrive(name="Mom"))["pet"]["id"]
+        await store.birth(mom, name="Kit")
+        for first in (1, 2) * 8:
+            result = await gql.query(NESTED_PAGE, {"first": first})
+            assert "errors" not in result, result
+            assert len(result["data"]["pets"]["edges"]) == first
+    async with one_connection.state.pool.connection() as conn:
+        plans = await conn.fetch(
+            "select generic_plans, custom_plans from pg_prepared_statements "
+            "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
+        )
+    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(8, 0), (8, 0)]
+
+
+async def test_sizes_past_the_bound_and_sizes_it_refuses_stay_parameters(
+    one_connection: Starlette,
+) -> None:
+    compiled = one_connection.state.compiled
+    transport = httpx.ASGITransport(app=one_connection)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        gql = GraphQLClient(http)
+        store = Store(gql)
+        for n in range(MAX_SIZED_VARIANTS + 3):
+            await store.arrive(name=f"Pet {n}")
+        for first in range(1, MAX_SIZED_VARIANTS + 4):
+            before = compiled.answered
+            result = await gql.query(NESTED_PAGE, {"first": first})
+            assert "errors" not in result, result
+            assert len(result["data"]["pets"]["edges"]) == min(first, MAX_SIZED_VARIANTS + 3)
+            assert compiled.answered == before + 1  # past the bound too, as a parameter
+        refused = await gql.query(NESTED_PAGE, {"first": -1})
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", refused
+    plan = compiled.plans.plan(NESTED_PAGE, None)
+    assert plan.page_sizes == ("first",)
+    assert len(plan.sized_variants) == MAX_SIZED_VARIANTS
+    assert len(plan.variants) == 1  # every other size, and the refused one

@@ -53,7 +53,8 @@ Parameters: a value from the request's variables is a parameter ($n); an
 integer the document itself gives (a literal page size or history cursor,
 or the default page size) is written into the SQL, so that PostgreSQL keeps
 one plan for the prepared statement instead of planning it for every
-request (Compiler.integer).
+request (Compiler.integer). So is a page size given as a variable
+(`first: $first`), in a variant of its own for each size (plans.py).
 
 Variants: a statement names only the filters a request gives, so that each
 uses the index that serves it. Requests whose variables have the same shape

@@ -47,6 +47,9 @@ class Bindings:
     command: Command | None = None
     audit: bool = True
     cache: dict[int | str, Any] = field(default_factory=dict)
+    # When compiling: the variables whose values this variant is for, written
+    # into its statement like literals (page sizes, compiled/plans.py).
+    inlined: frozenset[str] = frozenset()
 
 
 class RequestValueError(Exception):
@@ -101,6 +104,9 @@ def argument(definition: GraphQLField, node: FieldNode, name: str, sample: Bindi
         value = read(bindings.variables)
         return default if value is Undefined else value
 
+    if isinstance(value_node, VariableNode) and value_node.name.value in sample.inlined:
+        value = get(sample)
+        return Value(value, lambda _: value, True)
     return Value(get(sample), get, False)
 
 

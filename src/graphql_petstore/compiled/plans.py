@@ -10,6 +10,13 @@ strawberry's path, never run here) and one compiled statement per
 (arguments/shape_of: which are null, which input fields are given, which
 lists are empty or hold one item, the Booleans of @skip and @include) share
 one statement; only their values differ, bound as its parameters.
+
+Page sizes are the exception: a variable that gives a `first` (as Relay and
+Apollo clients write `pets(first: $first)`) is written into the statement
+like a literal size (Compiler.integer), one variant per size, so that
+PostgreSQL keeps one plan for the statement instead of planning it on every
+request. Clients use a few sizes; past MAX_SIZED_VARIANTS of them a document
+takes its other sizes as parameters.
 """
 
 from __future__ import annotations
@@ -19,18 +26,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    VariableNode,
+    Visitor,
     get_operation_ast,
     parse,
     validate,
+    visit,
 )
 from graphql.validation import ASTValidationRule
 
+from graphql_petstore.api.context import page_size
 from graphql_petstore.api.cost import CostModel, model_of
 from graphql_petstore.api.read_routing import primary_only
 from graphql_petstore.caches import BoundedCache
@@ -52,6 +64,8 @@ BYTES_PER_DOCUMENT_CHARACTER = 8
 # Variants kept per document; a document whose variables take more shapes
 # than this serves the rest through strawberry.
 MAX_VARIANTS = 32
+# Page sizes (with their shapes) written into a document's statements.
+MAX_SIZED_VARIANTS = 8
 
 Compiled = Statement | Write
 
@@ -69,7 +83,10 @@ class Plan:
     # Its variables' types, when plain enough to coerce without graphql-core's
     # per-request work (compiled/variables.py).
     signatures: tuple[Signature, ...] | None
+    # The variables that give a page size (`first: $first`).
+    page_sizes: tuple[str, ...] = ()
     variants: dict[tuple[Any, ...], Compiled | None] = field(default_factory=dict)
+    sized_variants: dict[tuple[Any, ...], Compiled | None] = field(default_factory=dict)
 
 
 class Plans:
@@ -121,6 +138,7 @@ class Plans:
             cost=cost,
             signatures=signatures(self.schema, operation.variable_definitions or ()),
             primary_only=primary_only(operation, fragments),
+            page_sizes=_page_size_variables(operation, fragments),
         )
 
     def coerce(self, plan: Plan, variables: dict[str, Any]) -> dict[str, Any] | list[GraphQLError]:
@@ -137,25 +155,51 @@ class Plans:
         """The statement of the variant these variables make; None when
         strawberry must answer (the compiler does not support the document,
         or this request's values are ones strawberry would refuse)."""
-        key = tuple(shape_of(variables.get(name)) for name in plan.variables)
-        if key in plan.variants:
-            return plan.variants[key]
+        shape = tuple(shape_of(variables.get(name)) for name in plan.variables)
+        if plan.page_sizes:
+            sizes = tuple(variables.get(name) for name in plan.page_sizes)
+            key = (shape, sizes)
+            if key in plan.sized_variants or (
+                len(plan.sized_variants) < MAX_SIZED_VARIANTS and self._valid_sizes(sizes)
+            ):
+                return self._variant(plan, variables, plan.sized_variants, key, plan.page_sizes)
+        return self._variant(plan, variables, plan.variants, shape, ())
+
+    def _valid_sizes(self, sizes: tuple[Any, ...]) -> bool:
+        """Whether the resolvers take these page sizes: a size they refuse
+        stays a parameter, refused when bound, and never costs a compile."""
         try:
-            compiled = self._compile(plan, variables)
+            for size in sizes:
+                page_size(size, self.settings)
+        except GraphQLError:
+            return False
+        return True
+
+    def _variant(
+        self,
+        plan: Plan,
+        variables: dict[str, Any],
+        variants: dict[tuple[Any, ...], Compiled | None],
+        key: tuple[Any, ...],
+        inlined: tuple[str, ...],
+    ) -> Compiled | None:
+        if key in variants:
+            return variants[key]
+        try:
+            compiled = self._compile(plan, variables, inlined)
         except Unsupported as exc:
             logger.debug("not compiled (%s): strawberry answers it", exc)
             compiled = None
         except (RequestValueError, GraphQLError, ValueError):
             return None  # this request's values; another request may do
-        if len(plan.variants) < MAX_VARIANTS:
-            plan.variants[key] = compiled
+        if len(variants) < MAX_VARIANTS:
+            variants[key] = compiled
         return compiled
 
-    def _compile(self, plan: Plan, variables: dict[str, Any]) -> Compiled:
+    def _compile(self, plan: Plan, variables: dict[str, Any], inlined: tuple[str, ...]) -> Compiled:
         writing = plan.kind is OperationType.MUTATION
-        compiler = Compiler(
-            self.schema, plan.fragments, Bindings(variables), self.settings, writing=writing
-        )
+        sample = Bindings(variables, inlined=frozenset(inlined))
+        compiler = Compiler(self.schema, plan.fragments, sample, self.settings, writing=writing)
         root = self.schema.mutation_type if writing else self.schema.query_type
         assert root is not None
         fields = collect(
@@ -174,6 +218,23 @@ class Plans:
                 text = compiled.sql
             logger.info("compiled %s:\n%s", _describe(plan), text)
         return compiled
+
+
+def _page_size_variables(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """The variables that are a `first` argument's value, in the operation or
+    its fragments. Every `first` of the schema is a page size."""
+    found: dict[str, None] = {}
+
+    class Sizes(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                found[node.value.name.value] = None
+
+    for part in (operation, *fragments.values()):
+        visit(part, Sizes())
+    return tuple(found)
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
