@@ -125,6 +125,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk's threads (--load wrk)")
     parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="with --compare-metrics and --load wrk: load both servers at once in every round, "
+        "so that other load on the machine falls on both alike (bench/api/side_by_side.py)",
+    )
+    parser.add_argument(
         "--against-strawberry",
         action="store_true",
         help="also measure a server whose compiled path is off (strawberry answers "
@@ -140,6 +146,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_keep_database(parser)
     args = parser.parse_args(argv)
+    if args.side_by_side and (args.compare_metrics is None or args.load != "wrk"):
+        parser.error("--side-by-side goes with --compare-metrics ROUNDS --load wrk")
     if args.raw_processes is None:
         args.raw_processes = args.workers
     return args

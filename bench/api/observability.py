@@ -78,6 +78,7 @@ async def compare_metrics(
             args.warmup,
             args.duration,
             args.wrk_threads,
+            at_once=args.side_by_side,
         )
     benches: dict[str, Bench] = {}
     for name, server in servers.items():

@@ -132,8 +132,17 @@ class WrkLoad:
             await connection.close()
 
     async def run(
-        self, name: str, scenario: str, concurrency: int, seconds: float, threads: int
+        self,
+        name: str,
+        scenario: str,
+        concurrency: int,
+        seconds: float,
+        threads: int,
+        count: bool = True,
     ) -> WrkRun:
+        """One wrk run; `count`: check that every mutation answered appended
+        one event (False: another server appends to the same table meanwhile,
+        and the caller checks both together)."""
         result = WrkRun(name, concurrency)
         command = [
             self.wrk,
@@ -146,7 +155,7 @@ class WrkLoad:
             str(SCRIPT),
             self.url,
         ]
-        mutation = scenario == "changePetPrice"
+        mutation = scenario == "changePetPrice" and count
         before = await count_events(self.server.url) if mutation else 0
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -275,9 +284,13 @@ async def compare_with_wrk(
     warmup: float,
     duration: float,
     threads: int,
+    at_once: bool = False,
 ) -> int:
     """Prints every run and the on/off figures per scenario and concurrency;
-    returns the number of errors."""
+    returns the number of errors. `at_once`: both servers under load in
+    every round (api/side_by_side.py), not one after the other."""
+    from api.side_by_side import side_by_side  # it imports this module
+
     wrk = have_wrk()
     if wrk is None:
         raise SystemExit(
@@ -290,8 +303,9 @@ async def compare_with_wrk(
         loads = {name: WrkLoad(wrk, server, token, pets, pg) for name, server in servers.items()}
         for load in loads.values():
             await load.check()
+        how = "rounds of both servers at once" if at_once else "alternating rounds"
         say(
-            f"\nwrk ({threads} thread(s)), {rounds} alternating rounds of {warmup:g} s warm-up "
+            f"\nwrk ({threads} thread(s)), {rounds} {how} of {warmup:g} s warm-up "
             f"+ {duration:g} s each; cpu columns: % of one core; srv ms/r: the server's CPU "
             "milliseconds per request"
         )
@@ -300,7 +314,8 @@ async def compare_with_wrk(
         errors = 0
         for scenario in ("changePetPrice", "pets page"):
             for concurrency in concurrencies:
-                runs = await alternate_wrk(
+                measure = side_by_side if at_once else alternate_wrk
+                runs = await measure(
                     rounds, loads, scenario, concurrency, warmup, duration, threads
                 )
                 errors += sum(r.errors for variant in runs.values() for r in variant)

@@ -151,6 +151,9 @@ class CompiledGraphQL:
         caller = reader(self.settings, authorization)
         if caller is None and not self.settings.anonymous_reads:
             return None  # strawberry refuses it (UNAUTHENTICATED)
+        record = current_request()
+        if record is not None:
+            record.actor = caller  # for the access line, which would look it up again
         plan = self.plans.plan(document, name)
         if plan is None or (queries_only and plan.kind is not OperationType.QUERY):
             return None

@@ -189,9 +189,7 @@ def finish(record: RequestRecord, settings: Settings) -> None:
             record.code,
             seconds if timed else None,
         )
-    if record.actor is None and record.authorization:
-        record.actor = actor_of(settings, record.authorization)
-    log_access(record, seconds)
+    log_access(record, seconds, settings)
 
 
 def actor_of(settings: Settings, authorization: str) -> str | None:
@@ -201,11 +199,15 @@ def actor_of(settings: Settings, authorization: str) -> str | None:
     return token_name(settings, presented.strip())
 
 
-def log_access(record: RequestRecord, seconds: float) -> None:
-    """The access line: INFO, or DEBUG for probes and scrapes."""
+def log_access(record: RequestRecord, seconds: float, settings: Settings | None = None) -> None:
+    """The access line: INFO, or DEBUG for probes and scrapes. The actor is
+    looked up here (only for a line that is written) unless the path that
+    answered already knew it; without `settings` it stays as noted."""
     level = logging.DEBUG if record.path in QUIET_PATHS else logging.INFO
     if not access_logger.isEnabledFor(level):
         return
+    if record.actor is None and record.authorization and settings is not None:
+        record.actor = actor_of(settings, record.authorization)
     http = record.transport == "http"
     name = record.operation_name
     if name is not None and len(name) > MAX_LOGGED_NAME:
