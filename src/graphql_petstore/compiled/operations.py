@@ -1,10 +1,12 @@
 """An operation's root fields, compiled into one statement.
 
 A query is one SELECT without FROM whose single column is the response's
-`data`: each root field a scalar subquery. A mutation is one call of the
-event type's append function (sql/0020), or, when that adds nothing (no
-idempotency key), one INSERT into the event's table (sql/0021), its result rendered as the
-payload: the event, and the pet as that event left it.
+`data`: each root field a scalar subquery. A mutation is one INSERT into
+the event's table (sql/0021), or, when the request needs what the event
+type's append function adds (an idempotency key, a date left to its
+default: AppendFunction.insertable), one call of that function (sql/0020);
+its result rendered as the payload: the event, and the pet as that event
+left it.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ MAX_PLANS = 2_048
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 BYTES_PER_DOCUMENT_CHARACTER = 8
 # Variants kept per document; a document whose variables take more shapes
-# than this serves the rest through strawberry.
+# than this compiles the statement of each further shape for every request.
 MAX_VARIANTS = 32
 # Page sizes (with their shapes) written into a document's statements.
 MAX_SIZED_VARIANTS = 8
