@@ -4,6 +4,7 @@ and the debug setting that shows it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -92,6 +93,29 @@ async def test_the_compiled_path_can_be_turned_off(
     assert API_TOKEN  # the app's settings keep the test token
 
 
+@contextlib.asynccontextmanager
+async def _mother_and_kit(app: Starlette) -> AsyncIterator[GraphQLClient]:
+    """A client of `app`, whose store holds a mother and her kit."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
+        gql = GraphQLClient(http)
+        store = Store(gql)
+        mom = (await store.arrive(name="Mom"))["pet"]["id"]
+        await store.birth(mom, name="Kit")
+        yield gql
+
+
+async def _history_page_plans(app: Starlette) -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of each statement prepared on the app's
+    one connection that reads a pet's history."""
+    async with app.state.pool.connection() as conn:
+        plans = await conn.fetch(
+            "select generic_plans, custom_plans from pg_prepared_statements "
+            "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
+        )
+    return [(p["generic_plans"], p["custom_plans"]) for p in plans]
+
+
 LITERAL_PAGE = """
 { pets(first: 20) { edges { node { id mother { name } history(first: 5) { nodes { type } } } } } }
 """
@@ -105,22 +129,12 @@ async def test_a_page_whose_sizes_are_literals_is_planned_once_for_every_request
     PostgreSQL plans it anew on every execution: for this page that cost as
     much as running it. Its sizes are literals, so they are written into the
     statement, and PostgreSQL keeps one plan for all requests."""
-    transport = httpx.ASGITransport(app=one_connection)
-    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
-        gql = GraphQLClient(http)
-        store = Store(gql)
-        mom = (await store.arrive(name="Mom"))["pet"]["id"]
-        await store.birth(mom, name="Kit")
+    async with _mother_and_kit(one_connection) as gql:
         for _ in range(8):
             result = await gql.query(LITERAL_PAGE)
             assert "errors" not in result, result
             assert len(result["data"]["pets"]["edges"]) == 2
-    async with one_connection.state.pool.connection() as conn:
-        plans = await conn.fetch(
-            "select generic_plans, custom_plans from pg_prepared_statements "
-            "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
-        )
-    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(8, 0)]
+    assert await _history_page_plans(one_connection) == [(8, 0)]
 
 
 async def test_a_page_whose_size_is_a_variable_is_planned_once_for_every_request_of_that_size(
@@ -129,22 +143,12 @@ async def test_a_page_whose_size_is_a_variable_is_planned_once_for_every_request
     """`pets(first: $first)`, as Relay and Apollo clients write it: each size
     gets a statement of its own with the size written into it, as a literal
     size does, and PostgreSQL keeps one plan for each."""
-    transport = httpx.ASGITransport(app=one_connection)
-    async with httpx.AsyncClient(transport=transport, base_url="http://petstore.test") as http:
-        gql = GraphQLClient(http)
-        store = Store(gql)
-        mom = (await store.arrive(name="Mom"))["pet"]["id"]
-        await store.birth(mom, name="Kit")
+    async with _mother_and_kit(one_connection) as gql:
         for first in (1, 2) * 8:
             result = await gql.query(NESTED_PAGE, {"first": first})
             assert "errors" not in result, result
             assert len(result["data"]["pets"]["edges"]) == first
-    async with one_connection.state.pool.connection() as conn:
-        plans = await conn.fetch(
-            "select generic_plans, custom_plans from pg_prepared_statements "
-            "where statement like '%\"history\"%' and statement not like '%pg_prepared%'"
-        )
-    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(8, 0), (8, 0)]
+    assert await _history_page_plans(one_connection) == [(8, 0), (8, 0)]
 
 
 async def test_sizes_past_the_bound_and_sizes_it_refuses_stay_parameters(
