@@ -1,5 +1,6 @@
--- An append without an idempotency key needs none of its append function
--- (sql/0020): the server's compiled mutations send the INSERT itself, in a
+-- An append with no idempotency key to claim and no date left to a
+-- column's default needs nothing of its append function (sql/0020) but the
+-- INSERT: the server's compiled mutations then send the INSERT itself, in a
 -- statement that also renders the payload, and PostgreSQL spends about a
 -- sixth less on it (the plpgsql call, its second read of the pet and the
 -- two composite rows it returns). The triggers check and fold the event
