@@ -18,6 +18,7 @@ import statistics
 import uuid
 
 from api.scenarios import Bench
+from api.side_by_side import side_by_side
 from api.wrk_load import compare_with_wrk
 from harness.cpu import CpuMeter, processes
 from harness.database import postgres_processes
@@ -78,7 +79,7 @@ async def compare_metrics(
             args.warmup,
             args.duration,
             args.wrk_threads,
-            at_once=args.side_by_side,
+            measure=side_by_side if args.side_by_side else None,
         )
     benches: dict[str, Bench] = {}
     for name, server in servers.items():

@@ -25,7 +25,7 @@ import random
 import shutil
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +211,13 @@ def write_pets_file(changeable: list[str]) -> str:
     return path
 
 
+# How one scenario's rounds run: (rounds, loads, scenario, concurrency,
+# warm-up, duration, threads) -> {variant: its runs}.
+Measure = Callable[
+    [int, dict[str, "WrkLoad"], str, int, float, float, int], Awaitable[dict[str, list[WrkRun]]]
+]
+
+
 async def alternate_wrk(
     rounds: int,
     loads: dict[str, WrkLoad],
@@ -284,13 +291,12 @@ async def compare_with_wrk(
     warmup: float,
     duration: float,
     threads: int,
-    at_once: bool = False,
+    measure: Measure | None = None,
 ) -> int:
     """Prints every run and the on/off figures per scenario and concurrency;
-    returns the number of errors. `at_once`: both servers under load in
-    every round (api/side_by_side.py), not one after the other."""
-    from api.side_by_side import side_by_side  # it imports this module
-
+    returns the number of errors. `measure`: how each scenario's rounds run
+    (alternate_wrk by default; api/side_by_side.py loads both servers at once)."""
+    measure = measure or alternate_wrk
     wrk = have_wrk()
     if wrk is None:
         raise SystemExit(
@@ -303,7 +309,7 @@ async def compare_with_wrk(
         loads = {name: WrkLoad(wrk, server, token, pets, pg) for name, server in servers.items()}
         for load in loads.values():
             await load.check()
-        how = "rounds of both servers at once" if at_once else "alternating rounds"
+        how = "alternating rounds" if measure is alternate_wrk else "rounds of both servers at once"
         say(
             f"\nwrk ({threads} thread(s)), {rounds} {how} of {warmup:g} s warm-up "
             f"+ {duration:g} s each; cpu columns: % of one core; srv ms/r: the server's CPU "
@@ -314,7 +320,6 @@ async def compare_with_wrk(
         errors = 0
         for scenario in ("changePetPrice", "pets page"):
             for concurrency in concurrencies:
-                measure = side_by_side if at_once else alternate_wrk
                 runs = await measure(
                     rounds, loads, scenario, concurrency, warmup, duration, threads
                 )

@@ -127,29 +127,19 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
         lambda index, sql_type: compiler.params.add(call_argument(index), sql_type)
     )
 
-    def together(bindings: Bindings) -> list[Any]:
-        assert bindings.command is not None
-        head = [get(bindings) for get in payload_getters]
-        return [*head, *function.arguments(bindings.command)]
-
     append = Statement(
-        f"select {payload} from {call} r {rendered}", compiler.params.getters, together
+        f"select {payload} from {call} r {rendered}",
+        compiler.params.getters,
+        _payload_then(payload_getters, function.arguments),
     )
-    # The call's parameters are the INSERT's, then the idempotency key's two.
-    insert_getters = compiler.params.getters[:-2]
-
-    def insert_together(bindings: Bindings) -> list[Any]:
-        assert bindings.command is not None
-        head = [get(bindings) for get in payload_getters]
-        return [*head, *function.insert_arguments(bindings.command)]
-
     first = len(payload_getters) + 1
     insert = function.insert(lambda index, sql_type: f"${first + index}::{sql_type}")
     insert_statement = Statement(
         f"with appended as ({insert}) select {payload} from ({_appended_pet(needs_pet)}) r "
         f"{rendered}",
-        insert_getters,
-        insert_together,
+        # The call's parameters are the INSERT's, then the idempotency key's two.
+        compiler.params.getters[:-2],
+        _payload_then(payload_getters, function.insert_arguments),
     )
     settle_getters = [
         *payload_getters,
@@ -170,6 +160,21 @@ def mutation(compiler: Compiler, fields: Fields) -> Write:
         insert_statement,
         settle,
     )
+
+
+def _payload_then(
+    payload_getters: list[Callable[[Bindings], Any]],
+    append_arguments: Callable[[Command], list[Any]],
+) -> Callable[[Bindings], list[Any]]:
+    """A write statement's arguments all at once: the payload's, then the
+    append's, computed together from the request's command."""
+
+    def together(bindings: Bindings) -> list[Any]:
+        assert bindings.command is not None
+        head = [get(bindings) for get in payload_getters]
+        return [*head, *append_arguments(bindings.command)]
+
+    return together
 
 
 def _appended_pet(needs_pet: bool) -> str:
