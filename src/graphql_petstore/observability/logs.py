@@ -190,30 +190,50 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     fields_after_head(line)."""
     waiting = line_batches.waiting
     if waiting is not None and waiting[0] is logger and waiting[1] == level:
-        line["pid"] = _pid
-        line["time"] = datetime.now(UTC)
-        try:
-            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:
-            data = _dumps(line, orjson.OPT_APPEND_NEWLINE)
+        waiting[2].write(_line_bytes(line))
+        return True
+    handler = _sole_json_handler(logger, level)
+    if handler is None:
+        return False
+    _write(logger, level, handler, _line_bytes(line))
+    return True
+
+
+def write_json_bytes(logger: logging.Logger, level: int, data: bytes) -> bool:
+    """Writes `data`, one JSON line in UTF-8 ending in a newline that a
+    caller made as JsonLines would (pid and time included), the way
+    write_json_object writes its own. False: nothing written."""
+    waiting = line_batches.waiting
+    if waiting is not None and waiting[0] is logger and waiting[1] == level:
         waiting[2].write(data)
         return True
     handler = _sole_json_handler(logger, level)
     if handler is None:
         return False
+    _write(logger, level, handler, data)
+    return True
+
+
+def _line_bytes(line: dict[str, Any]) -> bytes:
     line["pid"] = _pid
     line["time"] = datetime.now(UTC)
+    return _dumps(line, orjson.OPT_APPEND_NEWLINE)
+
+
+def _write(
+    logger: logging.Logger, level: int, handler: logging.StreamHandler[Any], data: bytes
+) -> None:
     approved = _approved
     binary = approved[8] if approved is not None and approved[3] is handler else None
     if binary is None:
         stream = handler.stream
-        stream.write(_dumps(line).decode() + "\n")
+        stream.write(data.decode())
         stream.flush()
-        return True
+        return
     # orjson writes UTF-8 already: past the text layer, which would
     # decode and encode again (it holds nothing: every line ends in \n).
-    binary.write(_dumps(line, orjson.OPT_APPEND_NEWLINE))
-    if waiting is None:
+    binary.write(data)
+    if line_batches.waiting is None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -221,9 +241,13 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
         if loop is not None:
             line_batches.waiting = (logger, level, binary)
             loop.call_later(FLUSH_DELAY, flush_lines)
-            return True
+            return
     binary.flush()
-    return True
+
+
+def process_id() -> int:
+    """This process's id, as JSON lines carry it (kept across a fork)."""
+    return _pid
 
 
 def fields_after_head(line: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,9 +25,15 @@ from graphql import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.auth import token_name
-from graphql_petstore.observability import metrics, tracing
+from graphql_petstore.observability import access_lines, metrics, tracing
 from graphql_petstore.observability.current import CURRENT_REQUEST
-from graphql_petstore.observability.logs import cut, fields_after_head, write_json_object
+from graphql_petstore.observability.logs import (
+    cut,
+    fields_after_head,
+    process_id,
+    write_json_bytes,
+    write_json_object,
+)
 from graphql_petstore.observability.metrics import (
     GRAPHQL_ERROR,
     INTERNAL_ERROR,
@@ -208,42 +214,41 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
         return
     if record.actor is None and record.authorization and settings is not None:
         record.actor = actor_of(settings, record.authorization)
-    http = record.transport == "http"
-    name = record.operation_name
-    if name is not None and len(name) > MAX_LOGGED_NAME:
-        name = cut(name, MAX_LOGGED_NAME)
-    if http:
-        summary = f"{record.method} {record.path} {record.status}"
-    else:
-        summary = f"websocket {record.operation_type} {name or ''}".rstrip()
-    # Made once, as JsonLines would make it (logs.ACCESS_HEAD's keys first,
-    # "time" last): once per request, a second dict costs as much as the
-    # rest of the line. Every line has the same keys, in this order; an
-    # HTTP request that was no operation has them as null.
-    line: dict[str, Any] = {
-        "level": "INFO" if level == logging.INFO else "DEBUG",
-        "logger": ACCESS_LOGGER,
-        "message": summary,
-        "pid": 0,  # the writer's
-        "request_id": record.request_id,
-        "transport": record.transport,
-        "method": record.method if http else None,
-        "path": record.path,
-        "status": record.status,
-        "operation_type": record.operation_type
-        or (UNKNOWN_OPERATION if record.outcome is not None else None),
-        "operation_name": name,
-        "outcome": record.outcome,
-        "code": record.code or None,
-        # round(…, 3) goes through the float's decimal digits: twice the cost.
-        "duration_ms": int(seconds * 1_000_000 + 0.5) / 1000,
-        "actor": record.actor,
-    }
+    # round(…, 3) goes through the float's decimal digits: twice the cost.
+    duration_ms = int(seconds * 1_000_000 + 0.5) / 1000
+    usual = (
+        record.client_request_id is None
+        and record.messages is None
+        and record.outcome not in _ERRORS
+        and not tracing.enabled()
+    )
+    if usual:
+        # Everything that tells this line from another of its kind.
+        kind = (
+            level,
+            record.transport,
+            record.method,
+            record.path,
+            record.status,
+            record.operation_type,
+            record.operation_name,
+            record.outcome,
+            record.code,
+            record.actor,
+        )
+        pieces = access_lines.template(
+            kind, lambda request_id, duration, now: _line(record, level, request_id, duration, now)
+        )
+        if pieces is not None and write_json_bytes(
+            access_logger, level, access_lines.join(pieces, record.request_id, duration_ms)
+        ):
+            return
+    line = _line(record, level, record.request_id, duration_ms)
     if record.client_request_id is not None:
         line["client_request_id"] = record.client_request_id
     if record.messages is not None:
         line["messages"] = record.messages
-    if record.outcome in (GRAPHQL_ERROR, INTERNAL_ERROR):
+    if record.outcome in _ERRORS:
         if record.error:
             line["error"] = cut(record.error)
         if record.document:
@@ -260,12 +265,53 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
             level,
             "",
             0,
-            summary,
+            line["message"],
             (),
             None,
             extra={"_fields": fields_after_head(line)},
         )
     )
+
+
+_ERRORS = (GRAPHQL_ERROR, INTERNAL_ERROR)
+
+
+def _line(
+    record: RequestRecord, level: int, request_id: str, duration_ms: Any, now: Any = None
+) -> dict[str, Any]:
+    """The access line's usual fields, as JsonLines would order them
+    (logs.ACCESS_HEAD's keys first; "time", when given, last). Every line has
+    these keys, in this order; an HTTP request that was no operation has
+    them as null."""
+    http = record.transport == "http"
+    name = record.operation_name
+    if name is not None and len(name) > MAX_LOGGED_NAME:
+        name = cut(name, MAX_LOGGED_NAME)
+    if http:
+        summary = f"{record.method} {record.path} {record.status}"
+    else:
+        summary = f"websocket {record.operation_type} {name or ''}".rstrip()
+    line: dict[str, Any] = {
+        "level": "INFO" if level == logging.INFO else "DEBUG",
+        "logger": ACCESS_LOGGER,
+        "message": summary,
+        "pid": process_id(),
+        "request_id": request_id,
+        "transport": record.transport,
+        "method": record.method if http else None,
+        "path": record.path,
+        "status": record.status,
+        "operation_type": record.operation_type
+        or (UNKNOWN_OPERATION if record.outcome is not None else None),
+        "operation_name": name,
+        "outcome": record.outcome,
+        "code": record.code or None,
+        "duration_ms": duration_ms,
+        "actor": record.actor,
+    }
+    if now is not None:
+        line["time"] = now
+    return line
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
