@@ -105,6 +105,16 @@ class _Selection:
     spreads: list[str] = field(default_factory=list)
 
 
+def _sizes_by_variable(selection: _Selection) -> bool:
+    """Whether a page size in `selection` (not in the fragments it spreads)
+    is a variable's."""
+    return any(
+        (isinstance(size, _PageSize) and size.variable is not None)
+        or (sub is not None and _sizes_by_variable(sub))
+        for _, size, sub in selection.fields
+    )
+
+
 class CostModel:
     """The cost of one operation of one document, as a function of its
     variables."""
@@ -129,8 +139,14 @@ class CostModel:
             self._selection(root, operation.selection_set) if root is not None else _Selection()
         )
         del self._definitions, self._schema
+        # Known once for all requests when no page size is a variable.
+        self._constant: int | None = None
+        if not any(_sizes_by_variable(s) for s in (self._root, *self.fragments.values())):
+            self._constant = self.evaluate({})
 
     def evaluate(self, variables: Mapping[str, Any] | None) -> int:
+        if self._constant is not None:
+            return self._constant
         memo: dict[tuple[str, int], int] = {}
         return self._cost(self._root, 0, variables or {}, memo)
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
+import uuid6
 
 from graphql_petstore import deadline
 from graphql_petstore.database.pool import (
@@ -129,7 +131,7 @@ class AppendFunction:
         return [
             command.event_id,
             *(command.columns.get(name) for name, _ in self.columns),
-            json.dumps(command.metadata),
+            metadata_json(command.metadata),
             command.expected_version,
         ]
 
@@ -353,7 +355,16 @@ async def _end_backend(conn: PetstoreConnection, backend: tuple[int, Any]) -> No
 
 
 def new_id() -> uuid.UUID:
-    """A UUIDv7 made by the server (design §2)."""
-    import uuid6
+    """A UUIDv7 made by the server (design §2): uuid6's UUID, a uuid.UUID."""
+    made: uuid.UUID = uuid6.uuid7()
+    return made
 
-    return uuid.UUID(bytes=uuid6.uuid7().bytes)
+
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """The metadata as JSON text for its jsonb column: orjson's, or the json
+    module's for what orjson refuses (an integer past 64 bits, a lone
+    surrogate), as every append wrote it before orjson did."""
+    try:
+        return orjson.dumps(metadata).decode()
+    except TypeError:
+        return json.dumps(metadata)
