@@ -53,11 +53,11 @@ def lines() -> Iterator[io.BytesIO]:
     """What the access logger writes, at DEBUG (probes' lines included)."""
     written = io.BytesIO()
     stream = io.TextIOWrapper(written, encoding="utf-8")
-    access_lines._templates.clear()
+    access_lines.templates.clear()
     with json_lines_to(stream):
         logging.getLogger().setLevel(logging.DEBUG)
         yield written
-    access_lines._templates.clear()
+    access_lines.templates.clear()
 
 
 def _logged(written: io.BytesIO, record: RequestRecord, seconds: float) -> bytes:
@@ -75,11 +75,11 @@ def test_lines_from_templates_are_the_lines_made_whole(
     """Every kind twice, in turns (a template that served another kind would
     show), then every kind made whole."""
     templated = [_logged(lines, record, 0.0123456) for _ in range(2) for record in KINDS.values()]
-    assert len(access_lines._templates) == len(KINDS) - 1  # an error's line is made whole
+    assert len(access_lines.templates) == len(KINDS) - 1  # an error's line is made whole
     monkeypatch.setattr(access_lines, "MAX_TEMPLATES", 0)
-    access_lines._templates.clear()
+    access_lines.templates.clear()
     whole = [_logged(lines, record, 0.0123456) for record in KINDS.values()]
-    assert not access_lines._templates
+    assert not access_lines.templates
     for line, expected, record in zip(templated, whole * 2, [*KINDS.values()] * 2, strict=True):
         assert _TIME.sub(b"", line) == _TIME.sub(b"", expected)
         time = _TIME.search(line)
@@ -100,7 +100,7 @@ def test_kinds_of_lines_get_templates_up_to_the_bound_and_are_made_whole_after(
     names = [f"Op{n}" for n in range(6)]
     for name in names:
         _logged(lines, _record(operation_type="query", operation_name=name, outcome=OK), 0.001)
-    assert len(access_lines._templates) == 3
+    assert len(access_lines.templates) == 3
     logged = [orjson.loads(line) for line in lines.getvalue().splitlines()]
     assert [line["operation_name"] for line in logged] == names
 
@@ -112,7 +112,7 @@ def test_a_value_that_is_a_marker_makes_no_template_and_is_still_written(
     line = _logged(lines, record, 0.002)
     assert orjson.loads(line)["actor"] == "\x00"
     assert orjson.loads(line)["request_id"] == record.request_id
-    assert list(access_lines._templates.values()) == [None]
+    assert list(access_lines.templates.values()) == [None]
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,13 @@ trace id).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
+from time import time_ns
 from typing import Any
 
 import orjson
+from orjson import dumps
 
 MAX_TEMPLATES = 256
 
@@ -35,7 +36,7 @@ _MARKED = tuple(orjson.dumps(marker) for marker in _MARKERS)
 
 # (pieces between the values) or None: this kind of line has no template.
 Pieces = tuple[bytes, bytes, bytes, bytes]
-_templates: dict[Hashable, Pieces | None] = {}
+templates: dict[Hashable, Pieces | None] = {}
 
 
 def template(key: Hashable, line: Callable[[str, Any, Any], dict[str, Any]]) -> Pieces | None:
@@ -43,13 +44,13 @@ def template(key: Hashable, line: Callable[[str, Any, Any], dict[str, Any]]) -> 
     `line(request_id, duration_ms, time)` with markers for the three; None:
     lines of this kind are made whole."""
     try:
-        return _templates[key]
+        return templates[key]
     except KeyError:
         pass
-    if len(_templates) >= MAX_TEMPLATES:
+    if len(templates) >= MAX_TEMPLATES:
         return None
     pieces = _cut(orjson.dumps(line(*_MARKERS), option=orjson.OPT_APPEND_NEWLINE))
-    _templates[key] = pieces
+    templates[key] = pieces
     return pieces
 
 
@@ -66,15 +67,21 @@ def _cut(rendered: bytes) -> Pieces | None:
 
 
 def join(pieces: Pieces, request_id: str, duration_ms: float) -> bytes:
-    """A line from its template's pieces: the values as orjson writes them."""
+    """A line from its template's pieces: the values as orjson writes them,
+    the time as orjson writes datetime.now(UTC) (see time_text). Once per
+    request: the time is made here, not by a call of time_text."""
+    second, fraction = divmod(time_ns() // 1000, 1_000_000)
+    if second != _second[0]:
+        _new_second(second)
     return b"".join(
         (
             pieces[0],
-            orjson.dumps(request_id),
+            dumps(request_id),
             pieces[1],
-            orjson.dumps(duration_ms),
+            dumps(duration_ms),
             pieces[2],
-            now_text(),
+            _second[1],
+            b'.%06d+00:00"' % fraction if fraction else b'+00:00"',
             pieces[3],
         )
     )
@@ -85,27 +92,23 @@ def join(pieces: Pieces, request_id: str, duration_ms: float) -> bytes:
 _second: tuple[int, bytes] = (-1, b"")
 
 
-def now_text() -> bytes:
-    """The time, as orjson writes datetime.now(UTC)."""
-    return time_text(time.time_ns() // 1000)
+def _new_second(second: int) -> None:
+    global _second
+    _second = (second, dumps(datetime.fromtimestamp(second, UTC))[:20])
 
 
 def time_text(microseconds: int) -> bytes:
     """`microseconds` since the epoch as orjson writes that UTC datetime
-    (the fraction left out when it is 0)."""
-    global _second
+    (the fraction left out when it is 0), as join() writes it."""
     second, fraction = divmod(microseconds, 1_000_000)
     if second != _second[0]:
-        moment = datetime.fromtimestamp(second, UTC)
-        _second = (second, orjson.dumps(moment)[:20])
-    if fraction:
-        return b'%b.%06d+00:00"' % (_second[1], fraction)
-    return _second[1] + b'+00:00"'
+        _new_second(second)
+    return _second[1] + (b'.%06d+00:00"' % fraction if fraction else b'+00:00"')
 
 
 def _forked() -> None:
     # Templates hold the process id.
-    _templates.clear()
+    templates.clear()
 
 
 os.register_at_fork(after_in_child=_forked)
