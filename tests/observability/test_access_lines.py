@@ -5,6 +5,7 @@ datetime (graphql_petstore.observability.access_lines)."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -136,3 +137,13 @@ def test_the_time_is_written_as_orjson_writes_the_utc_datetime(microseconds: int
     later = microseconds + 1_000_001
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=later)
     assert access_lines.time_text(later) == orjson.dumps(moment)
+
+
+def test_a_lone_surrogate_in_a_value_makes_no_template_and_the_line_is_still_written(
+    lines: io.BytesIO,
+) -> None:
+    """orjson refuses such a str (a client's operation name may hold one)."""
+    record = _record(operation_type="query", operation_name="a\ud800b", outcome=OK)
+    line = _logged(lines, record, 0.002)
+    assert json.loads(line)["operation_name"] == "a\ud800b"
+    assert list(access_lines.templates.values()) == [None]

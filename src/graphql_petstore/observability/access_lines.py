@@ -3,9 +3,10 @@
 Most requests' access lines differ from the line of the request before only
 by their request id, duration and time: the same method, path, status,
 operation, outcome and actor come back request after request. Made whole,
-as a dict and then JSON, the line cost a compiled mutation 5 to 6 % of the
-server's instructions (bench/metrics_instructions_bench.py); a line joined
-from a template's pieces costs a fraction of that.
+as a dict and then JSON, the line was most of the 6 % that metrics and
+access lines added to a compiled mutation's instructions
+(bench/metrics_instructions_bench.py); joined from a template's pieces it
+costs a little over half as much.
 
 A template is the line of one such kind of request rendered once by
 orjson, with markers where the three values go, and cut at the markers.
@@ -23,8 +24,7 @@ from datetime import UTC, datetime
 from time import time_ns
 from typing import Any
 
-import orjson
-from orjson import dumps
+from orjson import OPT_APPEND_NEWLINE, dumps
 
 MAX_TEMPLATES = 256
 
@@ -32,7 +32,7 @@ MAX_TEMPLATES = 256
 # marker written by orjson cannot be mistaken for a client's text (a marker
 # found more than once makes no template).
 _MARKERS = ("\x00", "\x01", "\x02")
-_MARKED = tuple(orjson.dumps(marker) for marker in _MARKERS)
+_MARKED = tuple(dumps(marker) for marker in _MARKERS)
 
 # (pieces between the values) or None: this kind of line has no template.
 Pieces = tuple[bytes, bytes, bytes, bytes]
@@ -49,7 +49,10 @@ def template(key: Hashable, line: Callable[[str, Any, Any], dict[str, Any]]) -> 
         pass
     if len(templates) >= MAX_TEMPLATES:
         return None
-    pieces = _cut(orjson.dumps(line(*_MARKERS), option=orjson.OPT_APPEND_NEWLINE))
+    try:
+        pieces = _cut(dumps(line(*_MARKERS), option=OPT_APPEND_NEWLINE))
+    except TypeError:  # a lone surrogate in a client's text: made whole, escaped
+        pieces = None
     templates[key] = pieces
     return pieces
 
