@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graphql_petstore import graphiql
+from graphql_petstore import gc_tuning, graphiql
 from graphql_petstore.api.library_internals import SinkMiddleware
 from graphql_petstore.api.schema import limit_rules, validation_rules
 from graphql_petstore.compiled.http import CompiledGraphQL
@@ -52,9 +52,11 @@ from graphql_petstore.sharing.registry import SubscriptionGroups
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str, *, serving: bool = False) -> Starlette:
     """The app on `database_url`, which should log in as petstore_api (`serve`
-    makes sure it does; see database/api_login.py)."""
+    makes sure it does; see database/api_login.py). `serving`: the process
+    does nothing else (`serve`'s workers), so what it holds once the app has
+    started is frozen for the garbage collector (gc_tuning)."""
     metrics.set_enabled(settings.metrics)
     tracer = tracing.start()
     limits = limit_rules(settings)
@@ -137,6 +139,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         if settings.metrics:
             # Other workers' values reach /metrics only through their files.
             sampler.start(every=SAMPLE_INTERVAL if multiprocess_directory() else None)
+        if serving:
+            gc_tuning.after_startup()
         try:
             yield
         finally:
@@ -244,4 +248,4 @@ def create_app_from_env() -> Starlette:
     settings = Settings.from_env()
     if not settings.api_database_url:
         raise RuntimeError("PETSTORE_API_DATABASE_URL must be set for the application factory")
-    return create_app(settings, settings.api_database_url)
+    return create_app(settings, settings.api_database_url, serving=True)
