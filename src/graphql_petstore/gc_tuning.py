@@ -6,7 +6,7 @@ every object the process holds: the schema, graphql-core's documents, the
 modules, SQLAlchemy's and asyncpg's state. Under a load of mutations at 32
 connections (`serve --workers 1`, measured with gc.callbacks) full
 collections came every few seconds and took about 80 ms each, a pause for
-every request in flight, and a quarter of the 6.6 % of wall time that the
+every request in flight, and over a third of the 6.6 % of wall time that the
 collector took.
 
 What exists once the app has started lives as long as the process:
