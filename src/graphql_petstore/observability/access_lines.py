@@ -39,10 +39,10 @@ Pieces = tuple[bytes, bytes, bytes, bytes]
 templates: dict[Hashable, Pieces | None] = {}
 
 
-def template(key: Hashable, line: Callable[[str, Any, Any], dict[str, Any]]) -> Pieces | None:
+def template(key: Hashable, line: Callable[..., dict[str, Any]], *given: Any) -> Pieces | None:
     """The pieces of the template for lines of kind `key`, made (once) from
-    `line(request_id, duration_ms, time)` with markers for the three; None:
-    lines of this kind are made whole."""
+    `line(*given, request_id, duration_ms, time)` with markers for the last
+    three; None: lines of this kind are made whole."""
     try:
         return templates[key]
     except KeyError:
@@ -50,7 +50,7 @@ def template(key: Hashable, line: Callable[[str, Any, Any], dict[str, Any]]) -> 
     if len(templates) >= MAX_TEMPLATES:
         return None
     try:
-        pieces = _cut(dumps(line(*_MARKERS), option=OPT_APPEND_NEWLINE))
+        pieces = _cut(dumps(line(*given, *_MARKERS), option=OPT_APPEND_NEWLINE))
     except TypeError:  # a lone surrogate in a client's text: made whole, escaped
         pieces = None
     templates[key] = pieces
@@ -70,12 +70,7 @@ def _cut(rendered: bytes) -> Pieces | None:
 
 
 def join(pieces: Pieces, request_id: str, duration_ms: float) -> bytes:
-    """A line from its template's pieces: the values as orjson writes them,
-    the time as orjson writes datetime.now(UTC) (see time_text). Once per
-    request: the time is made here, not by a call of time_text."""
-    second, fraction = divmod(time_ns() // 1000, 1_000_000)
-    if second != _second[0]:
-        _new_second(second)
+    """A line from its template's pieces: the values as orjson writes them."""
     return b"".join(
         (
             pieces[0],
@@ -83,8 +78,7 @@ def join(pieces: Pieces, request_id: str, duration_ms: float) -> bytes:
             pieces[1],
             dumps(duration_ms),
             pieces[2],
-            _second[1],
-            b'.%06d+00:00"' % fraction if fraction else b'+00:00"',
+            time_text(time_ns() // 1000),
             pieces[3],
         )
     )
@@ -102,7 +96,7 @@ def _new_second(second: int) -> None:
 
 def time_text(microseconds: int) -> bytes:
     """`microseconds` since the epoch as orjson writes that UTC datetime
-    (the fraction left out when it is 0), as join() writes it."""
+    (the fraction left out when it is 0)."""
     second, fraction = divmod(microseconds, 1_000_000)
     if second != _second[0]:
         _new_second(second)

@@ -25,8 +25,7 @@ from graphql import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.auth import token_name
-from graphql_petstore.observability import access_lines, line_batches, metrics, tracing
-from graphql_petstore.observability.access_lines import templates as _templates
+from graphql_petstore.observability import access_lines, metrics, tracing
 from graphql_petstore.observability.current import CURRENT_REQUEST
 from graphql_petstore.observability.logs import (
     cut,
@@ -237,20 +236,13 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
             record.code,
             record.actor,
         )
-        pieces = _templates.get(kind)
-        if pieces is None:
-            pieces = access_lines.template(
-                kind,
-                lambda request_id, duration, now: _line(record, level, request_id, duration, now),
-            )
-        if pieces is not None:
-            data = access_lines.join(pieces, record.request_id, duration_ms)
-            waiting = line_batches.waiting
-            if waiting is not None and waiting[0] is access_logger and waiting[1] == level:
-                waiting[2].write(data)  # as write_json_bytes would, without the call
-                return
-            if write_json_bytes(access_logger, level, data):
-                return
+        pieces = access_lines.template(kind, _line, record, level)
+        if pieces is not None and write_json_bytes(
+            access_logger,
+            level,
+            access_lines.join(pieces, record.request_id, duration_ms),
+        ):
+            return
     line = _line(record, level, record.request_id, duration_ms)
     if record.client_request_id is not None:
         line["client_request_id"] = record.client_request_id
