@@ -14,13 +14,18 @@ count: the kernel's share (the access line's write(2)) and PostgreSQL.
 
 Under callgrind the server runs some 50 times slower, so the access lines'
 batches (observability/line_batches.py: a timer and one write(2) per
-FLUSH_DELAY) hold a line or two instead of the dozens they hold at full
-speed, and their cost, shared by every line of a batch at full speed, falls
-on nearly every request here. The bench prints, from the dumps' call counts,
-the write(2) calls and the event loop's timers (call_later, and the
-instructions of the timers' runs) per request of each variant, and the "on"
-count without the timers that "on" adds: the most that batching at full
-speed can take off it.
+FLUSH_DELAY) would hold a line or two instead of the dozens they hold at
+full speed, and their cost, shared by every line of a batch at full speed,
+would fall on nearly every request. So the server's batches wait
+--flush-delay seconds instead (harness/line_batching): the bench prints how
+many lines a batch held, to compare with full speed (FLUSH_DELAY times the
+requests per second of api_bench.py: some 16 to 30). It also prints, from
+the dumps' call counts, the write(2) calls and the event loop's timers
+(call_later, and the instructions of the timers' runs) per request of each
+variant, and the "on" count without the timers that "on" adds. Requests
+come from --concurrency connections at once, so that the server's event loop
+serves several per turn, as it does under load, on a database seeded with
+--pets pets, so that the pets page holds 50 as in api_bench.py.
 
     .venv/bin/python bench/metrics_instructions_bench.py     # --rounds 2 --requests 200
 
@@ -35,13 +40,17 @@ import asyncio
 import contextlib
 import os
 import statistics
+import time
 import uuid
+from pathlib import Path
 
+from graphql_petstore.database.migrations import migrate
 from harness.callgrind import Callgrind, calls_into, have_callgrind
 from harness.cli import add_server_url
 from harness.database import create_database, postgres_server
 from harness.documents import scenarios
 from harness.report import command_line, say, say_machine
+from harness.seeding import SeedPlan, seed
 
 # What the access lines' batches cost the event loop, by the C functions
 # that callgrind sees (uvloop's; the write(2) of libc).
@@ -51,6 +60,7 @@ TIMERS = {
     "timer runs": r"uvloop_4loop_11TimerHandle__run$",
 }
 SCENARIOS = ("changePetPrice", "pets(first: 50)")
+LINE_BATCHING = str(Path(__file__).resolve().parent / "harness" / "line_batching")
 
 VARIANTS: dict[str, dict[str, str]] = {
     "off": {"PETSTORE_METRICS": "off", "PETSTORE_LOG_LEVEL": "warning"},
@@ -66,7 +76,14 @@ async def one_round(
     if args.keep_dumps is not None:
         os.makedirs(args.keep_dumps, exist_ok=True)
         keep = os.path.join(args.keep_dumps, f"{variant}-{round_number}")
-    server = Callgrind(url, token, VARIANTS[variant], keep)
+    environment = {
+        **VARIANTS[variant],
+        "PETSTORE_BENCH_FLUSH_DELAY": str(args.flush_delay),
+        "PYTHONPATH": os.pathsep.join(
+            path for path in (LINE_BATCHING, os.environ.get("PYTHONPATH")) if path
+        ),
+    }
+    server = Callgrind(url, token, environment, keep)
     try:
         await server.server.wait_ready(within=300)
         made = await scenarios(server.server.port, token)
@@ -74,8 +91,12 @@ async def one_round(
         files = {"changePetPrice": "mutation", "pets(first: 50)": "pets"}
         counts = {}
         for name, send in chosen.items():
-            await server.count(args.warmup, send)  # plans cached, pools filled
-            counts[name] = await server.count(args.requests, send, files[name])
+            await server.count(args.warmup, send, concurrency=args.concurrency)  # plans cached
+            began = time.monotonic()
+            counts[name] = await server.count(
+                args.requests, send, files[name], concurrency=args.concurrency
+            )
+            counts[f"{name} rate"] = args.requests / (time.monotonic() - began)
             assert server.last_dump is not None
             for key, function in TIMERS.items():
                 calls, instructions = calls_into(server.last_dump, function)
@@ -84,7 +105,7 @@ async def one_round(
             say(
                 f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request; "
                 + ", ".join(f"{counts[f'{name} {key}']:.2f} {key}" for key in TIMERS)
-                + " per request"
+                + f" per request; {counts[f'{name} rate']:.1f} requests/s"
             )
         return counts
     finally:
@@ -97,6 +118,17 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per variant")
     parser.add_argument("--requests", type=int, default=200, help="counted requests per scenario")
     parser.add_argument("--warmup", type=int, default=50, help="requests before counting")
+    parser.add_argument("--pets", type=int, default=1000, help="pets seeded (arrivals)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="connections sending requests at once"
+    )
+    parser.add_argument(
+        "--flush-delay",
+        type=float,
+        default=0.3,
+        help="seconds the server's access lines wait to be written together (at full speed: "
+        "line_batches.FLUSH_DELAY)",
+    )
     parser.add_argument(
         "--keep-dumps",
         metavar="DIR",
@@ -111,6 +143,10 @@ async def main() -> None:
     async with contextlib.AsyncExitStack() as stack:
         admin_url, _ = await postgres_server(stack, args.server_url)
         url = await create_database(stack, admin_url, f"petstore_callgrind_{os.getpid()}")
+        await migrate(url)
+        # A page of 50 pets, as api_bench.py's pets page reads (an empty
+        # database's page would hold the one pet that the scenarios make).
+        await seed(url, SeedPlan(args.pets, 3 * args.pets))
         results: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         for round_number in range(args.rounds):
             order = list(VARIANTS) if round_number % 2 == 0 else list(reversed(VARIANTS))
@@ -137,6 +173,11 @@ async def main() -> None:
                 f"and {median('on', ' timers') - median('off', ' timers'):.2f} timers per request "
                 f"here ({timers:,.0f} instructions in timers); without them: on/off "
                 f"{(on - timers) / off:.3f} = {100 * ((on - timers) / off - 1):+.1f}%"
+            )
+            rate = median("on", " rate")
+            say(
+                f"  a batch of access lines held about {rate * args.flush_delay:.0f} lines "
+                f"({rate:.1f} requests/s under callgrind, --flush-delay {args.flush_delay:g} s)"
             )
 
 
