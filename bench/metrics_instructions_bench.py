@@ -19,12 +19,12 @@ full speed, and their cost, shared by every line of a batch at full speed,
 would fall on nearly every request. So the server's batches wait
 --flush-delay seconds instead (harness/line_batching): the bench prints how
 many lines a batch held, to compare with full speed (FLUSH_DELAY times the
-requests per second of api_bench.py: some 16 to 30). It also prints, from
-the dumps' call counts, the write(2) calls and the event loop's timers
+requests per second of api_bench.py: dozens). It also prints, from the
+dumps' call counts, the write(2) calls and the event loop's timers
 (call_later, and the instructions of the timers' runs) per request of each
 variant, and the "on" count without the timers that "on" adds. Requests
 come from --concurrency connections at once, so that the server's event loop
-serves several per turn, as it does under load, on a database seeded with
+serves several per turn as it does under load; the database is seeded with
 --pets pets, so that the pets page holds 50 as in api_bench.py.
 
     .venv/bin/python bench/metrics_instructions_bench.py     # --rounds 2 --requests 200
