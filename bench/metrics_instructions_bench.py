@@ -18,7 +18,7 @@ FLUSH_DELAY) would hold a line or two instead of the dozens they hold at
 full speed, and their cost, shared by every line of a batch at full speed,
 would fall on nearly every request. So the server's batches wait
 --flush-delay seconds instead (harness/line_batching): the bench prints how
-many lines a batch held, to compare with full speed (FLUSH_DELAY times the
+many lines a write(2) of them held, to compare with full speed (FLUSH_DELAY times the
 requests per second of api_bench.py: dozens). It also prints, from the
 dumps' call counts, the write(2) calls and the event loop's timers
 (call_later, and the instructions of the timers' runs) per request of each
@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import time
 import uuid
 from pathlib import Path
 
@@ -92,11 +91,9 @@ async def one_round(
         counts = {}
         for name, send in chosen.items():
             await server.count(args.warmup, send, concurrency=args.concurrency)  # plans cached
-            began = time.monotonic()
             counts[name] = await server.count(
                 args.requests, send, files[name], concurrency=args.concurrency
             )
-            counts[f"{name} rate"] = args.requests / (time.monotonic() - began)
             assert server.last_dump is not None
             for key, function in TIMERS.items():
                 calls, instructions = calls_into(server.last_dump, function)
@@ -105,7 +102,7 @@ async def one_round(
             say(
                 f"  round {variant}: {name}: {counts[name]:,.0f} instructions per request; "
                 + ", ".join(f"{counts[f'{name} {key}']:.2f} {key}" for key in TIMERS)
-                + f" per request; {counts[f'{name} rate']:.1f} requests/s"
+                + " per request"
             )
         return counts
     finally:
@@ -174,10 +171,12 @@ async def main() -> None:
                 f"here ({timers:,.0f} instructions in timers); without them: on/off "
                 f"{(on - timers) / off:.3f} = {100 * ((on - timers) / off - 1):+.1f}%"
             )
-            rate = median("on", " rate")
+            # The access lines' writes are the ones that "on" adds.
+            writes = median("on", " write(2)") - median("off", " write(2)")
             say(
-                f"  a batch of access lines held about {rate * args.flush_delay:.0f} lines "
-                f"({rate:.1f} requests/s under callgrind, --flush-delay {args.flush_delay:g} s)"
+                f"  a write(2) of access lines held about {1 / writes:.0f} lines"
+                if writes > 0
+                else "  no write(2) of access lines while counting"
             )
 
 
