@@ -24,7 +24,7 @@ A_PET += " '00000000-0000-7000-8000-000000000002', now(), now(), 1)"
 # Each of these succeeded for the superuser that the server used to log in as.
 REFUSED = {
     "disable an event trigger": "alter table pet_sold_events disable trigger events_check",
-    "disable the read-only guard": "alter table pets disable trigger pets_read_only",
+    "disable the read-only guard": "alter table pets disable trigger pets_guard",
     "skip every trigger": "set session_replication_role = replica",
     "drop the read model": "drop table pets",
     "drop an event table": "drop table pet_sold_events",
