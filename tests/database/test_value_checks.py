@@ -1,4 +1,4 @@
-"""The tests of values that were CHECK constraints until sql/0061 and are now
+"""The tests of values that were CHECK constraints until sql/0061-0063 and are now
 made by the triggers: the same SQLSTATE, constraint name and table as
 before, the rules first, the tests in the constraints' name order, and the
 read model's invariants on every write of `pets`, a rebuild's included.

@@ -1,14 +1,15 @@
--- The same rules for less work per appended event. The CHECK constraints of
--- the event tables and of `pets`, and the WHEN clauses of two triggers,
--- become tests in the triggers that run on every write anyway, and each
--- event type gets trigger functions of its own in place of one function
--- that dispatched on the table. Nothing a client sees changes: a value that
--- broke a CHECK constraint is refused with the same SQLSTATE (23514),
--- constraint name, table and message (without PostgreSQL's DETAIL, which
--- lists the row), after the rules and the version check, and of several
--- the first by name, as PostgreSQL tests constraints; the API maps it to
--- VALIDATION_FAILED as before. This file must sort after 0040 and 0060,
--- whose constraints and trigger it replaces.
+-- The same rules for less work per appended event (0061 to 0063, one change
+-- in three files). The CHECK constraints of the event tables (here) and of
+-- `pets` (0063), and the WHEN clauses of two triggers, become tests in the
+-- triggers that run on every write anyway, and each event type gets trigger
+-- functions of its own (its checks here, its fold in 0062) in place of one
+-- function that dispatched on the table. Nothing a client sees changes: a
+-- value that broke a CHECK constraint is refused with the same SQLSTATE
+-- (23514), constraint name, table and message (without PostgreSQL's
+-- DETAIL, which lists the row), after the rules and the version check, and
+-- of several the first by name, as PostgreSQL tests constraints; the API
+-- maps it to VALIDATION_FAILED as before. This file must sort after 0040
+-- and 0060, whose constraints and trigger it replaces.
 --
 -- Why. PostgreSQL keeps a CHECK constraint and a trigger's WHEN clause as
 -- node text in the catalog, and each statement that writes the table reads
@@ -31,7 +32,7 @@
 --   without the 6 CHECKs of the event           416,000
 --   and the 3 CHECKs of pets                   348,000
 --   and the 2 WHEN clauses (no tests at all)   293,000
---   this file                                  323,000
+--   0061-0063                                  323,000
 --   the prototype's trigger                    154,000
 --
 -- Where each rule now lives:
@@ -45,13 +46,10 @@
 --     version + 1) and events_expected_version_not_negative (it refuses a
 --     negative expected_version, as VALIDATION_FAILED, before the
 --     constraint could).
---   * <type>_apply(), AFTER INSERT: the fold, as 0013's events_apply().
+--   * <type>_apply(), AFTER INSERT: the fold, as 0013's events_apply() (0062).
 --     The triggers keep their names, events_check and events_apply.
---   * pets_guard(), BEFORE INSERT OR UPDATE on `pets` without a WHEN clause:
---     refuses writes that come from neither the fold nor a rebuild, as
---     pets_read_only did, and tests the three invariants that were pets'
---     CHECK constraints on every write, the fold's and a rebuild's.
---     pets_read_only stays for deletes (only a rebuild deletes).
+--   * pets_guard(), BEFORE INSERT OR UPDATE on `pets` (0063): the read-only
+--     guard and the three invariants that were pets' CHECK constraints.
 --
 -- NULL passes a test as it passes a CHECK constraint (only false fails);
 -- NOT NULL stays the columns' own constraint, which PostgreSQL tests after
@@ -132,16 +130,6 @@ begin
             clock_timestamp()),
         coalesce(previous + interval '1 microsecond', '-infinity'));
 end
-$$;
-
--- A doorbell, not the data (see 0006): the API's sessions set
--- petstore.notify = 'batched' and ring once per batch of appends; any other
--- session, psql included, notifies per event.
-create function events_ring(id uuid, pet_id uuid, event_type text) returns void
-language sql
-as $$
-    select pg_notify('petstore_events',
-        json_build_object('id', id, 'pet_id', pet_id, 'type', event_type)::text)
 $$;
 
 -- The checks of each event type (BEFORE INSERT on its table). Each is
@@ -486,206 +474,22 @@ begin
 end
 $$;
 
--- The fold applied (AFTER INSERT), one function per event type: 0013's
--- events_apply() for its table. Each names its event type as a constant and
--- lists the columns of pet_event_log in the view's order, so the planner
--- reduces pet_fold() to that type's assignments.
-
-create function pet_price_change_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    update pets p set (id, name, species, current_price, status, customer_id, mother_id,
-            last_event_id, created_at, updated_at, version)
-        = row((pet_fold(p, row(new.id, new.created_at, 'PET_PRICE_CHANGE', new.metadata,
-            new.pet_id, new.pet_version, new.tx_id, new.seq,
-            null, null, null, null, null, null, new.new_price, new.old_price,
-            null, null, null, null)::pet_event_log)).*)
-    where p.id = new.pet_id;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
-create function pet_sold_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    update pets p set (id, name, species, current_price, status, customer_id, mother_id,
-            last_event_id, created_at, updated_at, version)
-        = row((pet_fold(p, row(new.id, new.created_at, 'PET_SOLD', new.metadata,
-            new.pet_id, new.pet_version, new.tx_id, new.seq,
-            null, null, null, null, new.customer_id, new.sale_price, null, null,
-            null, null, null, null)::pet_event_log)).*)
-    where p.id = new.pet_id;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
-create function pet_lost_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    update pets p set (id, name, species, current_price, status, customer_id, mother_id,
-            last_event_id, created_at, updated_at, version)
-        = row((pet_fold(p, row(new.id, new.created_at, 'PET_LOST', new.metadata,
-            new.pet_id, new.pet_version, new.tx_id, new.seq,
-            null, null, null, null, null, null, null, null,
-            new.lost_date, new.last_seen_location, null, null)::pet_event_log)).*)
-    where p.id = new.pet_id;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
-create function pet_found_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    update pets p set (id, name, species, current_price, status, customer_id, mother_id,
-            last_event_id, created_at, updated_at, version)
-        = row((pet_fold(p, row(new.id, new.created_at, 'PET_FOUND_AGAIN', new.metadata,
-            new.pet_id, new.pet_version, new.tx_id, new.seq,
-            null, null, null, null, null, null, null, null,
-            null, null, new.found_date, new.found_location)::pet_event_log)).*)
-    where p.id = new.pet_id;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
-create function pet_arrived_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    -- The advisory lock of the check makes a conflict impossible
-    -- for events; it stays as the read model's own guard.
-    insert into pets
-    select (pet_fold(null, row(new.id, new.created_at, 'PET_ARRIVED', new.metadata,
-        new.pet_id, new.pet_version, new.tx_id, new.seq,
-        new.name, new.species, new.price, null, null, null, null, null,
-        null, null, null, null)::pet_event_log)).*
-    on conflict (id) do nothing;
-    if not found then
-        perform petstore_reject('PET_ALREADY_EXISTS',
-            format('pet %s already exists', new.pet_id), 'pet_id');
-    end if;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
-create function pet_born_apply() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    insert into pets
-    select (pet_fold(null, row(new.id, new.created_at, 'PET_BORN', new.metadata,
-        new.pet_id, new.pet_version, new.tx_id, new.seq,
-        new.name, new.species, new.price, new.mother_id, null, null, null, null,
-        null, null, null, null)::pet_event_log)).*
-    on conflict (id) do nothing;
-    if not found then
-        perform petstore_reject('PET_ALREADY_EXISTS',
-            format('pet %s already exists', new.pet_id), 'pet_id');
-    end if;
-    if current_setting('petstore.notify', true) is distinct from 'batched' then
-        perform events_ring(new.id, new.pet_id, new.event_type);
-    end if;
-    return null;
-end
-$$;
-
--- The triggers keep their names (events_check BEFORE, events_apply AFTER)
--- and call their table's functions.
+-- The BEFORE triggers keep their name, events_check, and call their
+-- table's function; backdating is part of it (0060's trigger goes).
 do $$
 declare
     t regclass;
-    kind text;
 begin
     for t in select inhrelid::regclass from pg_inherits where inhparent = 'events'::regclass loop
-        kind := regexp_replace(t::text, '_events$', '');
         execute format('drop trigger events_check on %s', t);
-        execute format('drop trigger events_apply on %s', t);
         execute format('create trigger events_check before insert on %s
-            for each row execute function %s_check()', t, kind);
-        execute format('create trigger events_apply after insert on %s
-            for each row execute function %s_apply()', t, kind);
+            for each row execute function %s_check()', t, regexp_replace(t::text, '_events$', ''));
         execute format('drop trigger zz_events_backdate on %s', t);
     end loop;
 end
 $$;
 drop function events_check();
-drop function events_apply();
 drop function events_backdate();
-
--- The read model's guard on inserts and updates: `pets` is written by the
--- fold (an event trigger, so depth 2 here) or by a rebuild
--- (petstore.rebuilding, 0012) and by nothing else, and whatever writes it
--- leaves each pet in a state the fold can leave it in (these were pets'
--- CHECK constraints). Deletes keep pets_read_only and its function (0007),
--- without the WHEN clause that 0013 gave it: only a rebuild deletes.
-create function pets_guard() returns trigger
-language plpgsql
-security definer
-set search_path = public, pg_temp
-as $$
-begin
-    -- (Nested: the fold's writes set up and run the first test only.)
-    if pg_trigger_depth() < 2 then
-        if current_setting('petstore.rebuilding', true) is distinct from 'on' then
-            perform petstore_reject('READ_MODEL_READ_ONLY',
-                format('pets is a read model: %s it by recording an event instead',
-                    lower(tg_op)));
-        end if;
-    end if;
-    if (((new.status)::text = 'SOLD') = (new.customer_id is not null)
-        and new.status in ('AVAILABLE', 'SOLD', 'LOST')
-        and new.version > 0) is false then
-        if (((new.status)::text = 'SOLD') = (new.customer_id is not null)) is false then
-            perform petstore_check_violation('pets', 'pets_sold_has_customer');
-        elsif (new.status in ('AVAILABLE', 'SOLD', 'LOST')) is false then
-            perform petstore_check_violation('pets', 'pets_status');
-        end if;
-        perform petstore_check_violation('pets', 'pets_version_positive');
-    end if;
-    return new;
-end
-$$;
-
-drop trigger pets_read_only on pets;
-create trigger pets_read_only before delete on pets
-    for each row execute function pets_reject_direct_write();
-create trigger pets_guard before insert or update on pets
-    for each row execute function pets_guard();
-
-alter table pets
-    drop constraint pets_sold_has_customer,
-    drop constraint pets_status,
-    drop constraint pets_version_positive;
 
 alter table events
     drop constraint events_metadata_is_object,
