@@ -135,7 +135,7 @@ $$;
 -- The checks of each event type (BEFORE INSERT on its table). Each is
 -- 0014's events_check() for its table, in the same order: the rule under
 -- the pet's lock, the derived columns, the expected version, then the
--- values that were CHECK constraints. The event stamped under the lock,
+-- values that were CHECK constraints. The event is stamped under the lock,
 -- and always after the pet's previous event, so that a pet's events are
 -- strictly in time order as well as version order and a point-in-time read
 -- folds exactly a prefix of the history.
