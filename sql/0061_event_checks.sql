@@ -261,10 +261,10 @@ begin
     select status, updated_at, version + 1 into pet.status, pet.updated_at, new.pet_version
     from pets where id = new.pet_id for update;
     -- Dates a pet could have been lost on: from 1900 to tomorrow (UTC), a
-    -- day ahead for the zones ahead of UTC (0040).
+    -- day ahead for the zones ahead of UTC (0040). (No location is no test.)
     if (pet.status = 'AVAILABLE' and new.expected_version is null
         and jsonb_typeof(new.metadata) = 'object'
-        and length(new.last_seen_location) <= 1000
+        and coalesce(length(new.last_seen_location), 0) <= 1000
         and new.lost_date >= date '1900-01-01'
         and new.lost_date <= (statement_timestamp() at time zone 'UTC')::date + 1
         and new.event_type = 'PET_LOST') is not true then
