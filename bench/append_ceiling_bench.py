@@ -24,8 +24,10 @@ for --seconds at each --clients, as the project's own sessions do
 It prints each round, then per variant the mean rate, its range and
 PostgreSQL's CPU per append (all its processes, sampled), and the ratios to
 the prototype in the same run with the issue's target (>= 0.6): at each
-client count (with each round's own), and ceiling to ceiling (each schema's
-best mean rate over the client counts).
+client count (with each round's own, their median and its bootstrap
+interval: one round of either schema on a busy machine can move the ratio
+of the means), and ceiling to ceiling (each schema's best mean rate over
+the client counts).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from harness.cli import add_keep_database, add_server_url, int_list
 from harness.cpu import SampledCpu
 from harness.database import connected, create_database, postgres_processes, postgres_server
 from harness.report import command_line, say, say_machine
+from harness.rounds import median_interval
 
 TARGET = 0.6
 
@@ -134,10 +137,12 @@ def report(rounds: list[Round], clients: list[int], variants: list[str]) -> None
                 )
             ]
             verdict = "meets" if ratio >= TARGET else "BELOW"
+            low, high = median_interval(per_round)
             say(
                 f"{variant} / prototype at c{c}: {ratio:.2f}  (rounds: "
                 + ", ".join(f"{x:.2f}" for x in per_round)
-                + f"; target >= {TARGET}: {verdict})"
+                + f"; their median {statistics.median(per_round):.2f}, 95% interval "
+                + f"{low:.2f}-{high:.2f}; target >= {TARGET}: {verdict})"
             )
     # Each schema's ceiling is its best mean rate over the client counts,
     # which need not be the same count for both.
