@@ -108,6 +108,22 @@ begin
 end
 $$;
 
+-- The pet an event is about must be named and must exist (`status` is its
+-- status in pets, NULL when there is no such pet). Called once an event is
+-- known to be refused, to say why in the rules' order.
+create function events_check_pet(pet_id uuid, status text) returns void
+language plpgsql
+as $$
+begin
+    if pet_id is null then
+        perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
+    elsif status is null then
+        perform petstore_reject('PET_NOT_FOUND', format('pet %s does not exist', pet_id),
+            'pet_id');
+    end if;
+end
+$$;
+
 -- Demo histories spread over past days (0060), for a session that sets
 -- petstore.backdate (a timestamptz) and petstore.backdate_span (an interval,
 -- default 0): a random instant of that window instead of `stamped`, still
@@ -167,12 +183,7 @@ begin
         and new.expected_version is null and jsonb_typeof(new.metadata) = 'object'
         and new.new_price >= 0 and new.event_type = 'PET_PRICE_CHANGE') is not true then
         if pet.status is null or pet.status = 'SOLD' then
-            if new.pet_id is null then
-                perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
-            elsif pet.status is null then
-                perform petstore_reject('PET_NOT_FOUND',
-                    format('pet %s does not exist', new.pet_id), 'pet_id');
-            end if;
+            perform events_check_pet(new.pet_id, pet.status);
             perform petstore_reject('PET_ALREADY_SOLD',
                 format('pet %s is already sold', new.pet_id), 'pet_id');
         end if;
@@ -219,12 +230,8 @@ begin
         and jsonb_typeof(new.metadata) = 'object' and new.sale_price >= 0
         and new.event_type = 'PET_SOLD') is not true then
         if pet.status is distinct from 'AVAILABLE' then
-            if new.pet_id is null then
-                perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
-            elsif pet.status is null then
-                perform petstore_reject('PET_NOT_FOUND',
-                    format('pet %s does not exist', new.pet_id), 'pet_id');
-            elsif pet.status = 'SOLD' then
+            perform events_check_pet(new.pet_id, pet.status);
+            if pet.status = 'SOLD' then
                 perform petstore_reject('PET_ALREADY_SOLD',
                     format('pet %s is already sold', new.pet_id), 'pet_id');
             end if;
@@ -269,12 +276,7 @@ begin
         and new.lost_date <= (statement_timestamp() at time zone 'UTC')::date + 1
         and new.event_type = 'PET_LOST') is not true then
         if pet.status is distinct from 'AVAILABLE' then
-            if new.pet_id is null then
-                perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
-            elsif pet.status is null then
-                perform petstore_reject('PET_NOT_FOUND',
-                    format('pet %s does not exist', new.pet_id), 'pet_id');
-            end if;
+            perform events_check_pet(new.pet_id, pet.status);
             perform petstore_reject('PET_NOT_AVAILABLE',
                 format('pet %s is %s, not AVAILABLE', new.pet_id, pet.status), 'pet_id');
         end if;
@@ -315,12 +317,7 @@ begin
     select status, updated_at, version + 1 into pet.status, pet.updated_at, new.pet_version
     from pets where id = new.pet_id for update;
     if pet.status is distinct from 'LOST' then
-        if new.pet_id is null then
-            perform petstore_reject('VALIDATION_FAILED', 'pet_id is required', 'pet_id');
-        elsif pet.status is null then
-            perform petstore_reject('PET_NOT_FOUND',
-                format('pet %s does not exist', new.pet_id), 'pet_id');
-        end if;
+        perform events_check_pet(new.pet_id, pet.status);
         perform petstore_reject('PET_NOT_LOST',
             format('pet %s is %s, not LOST', new.pet_id, pet.status), 'pet_id');
     end if;
