@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from graphql_petstore.database.appends import new_id
+from graphql_petstore.database.ids import new_id
 from harness.cpu import CpuMeter, processes
 from harness.load import User, run_async, run_load
 from harness.results import Result

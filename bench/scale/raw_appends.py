@@ -8,8 +8,9 @@ import random
 import uuid
 from collections.abc import Sequence
 
-from graphql_petstore.database.appends import Command, append, new_id
+from graphql_petstore.database.appends import Command, append
 from graphql_petstore.database.engine import POOL_TIMEOUT, SESSION_SETTINGS
+from graphql_petstore.database.ids import new_id
 from graphql_petstore.database.pool import ConnectionPool, pool_settings
 from harness.cpu import CpuMeter
 from harness.load import User, run_load

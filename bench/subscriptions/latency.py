@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql_petstore.database.appends import new_id
+from graphql_petstore.database.ids import new_id
 from harness.cpu import CpuMeter, Processes, processes, rss_mib
 from harness.database import connected
 from harness.raw import RAW_INSERT

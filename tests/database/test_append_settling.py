@@ -20,10 +20,10 @@ from graphql_petstore.database.appends import (
     AppendNotStored,
     Command,
     append,
-    new_id,
     run_append,
 )
 from graphql_petstore.database.engine import create_pool
+from graphql_petstore.database.ids import new_id
 from graphql_petstore.database.pool import ConnectionPool, PetstoreConnection
 from tests.database.test_concurrency import wait_until_blocked
 from tests.faults.serve import free_port

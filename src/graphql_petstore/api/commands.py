@@ -23,7 +23,8 @@ from graphql_petstore.api.validation import (
     InputErrors,
     trimmed,
 )
-from graphql_petstore.database.appends import Command, Idempotency, new_id
+from graphql_petstore.database.appends import Command, Idempotency
+from graphql_petstore.database.ids import new_id
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200  # as idempotency_keys.key in sql/0011
 

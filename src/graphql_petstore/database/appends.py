@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 import asyncpg
 import orjson
-import uuid6
 
 from graphql_petstore import deadline
 from graphql_petstore.database.pool import (
@@ -352,12 +351,6 @@ async def _end_backend(conn: PetstoreConnection, backend: tuple[int, Any]) -> No
     )
     if gone is False:
         raise BackendLingers(f"backend {pid} did not end within 5 s")
-
-
-def new_id() -> uuid.UUID:
-    """A UUIDv7 made by the server (design §2): uuid6's UUID, a uuid.UUID."""
-    made: uuid.UUID = uuid6.uuid7()
-    return made
 
 
 def metadata_json(metadata: Mapping[str, Any]) -> str:
