@@ -230,12 +230,17 @@ class Compiler:
 
     # --- events --------------------------------------------------------------
 
-    def event(self, nodes: list[FieldNode], row: str, pet_row: str | None = None) -> str:
+    def event(
+        self, nodes: list[FieldNode], row: str, pet_row: str | None = None, only: str | None = None
+    ) -> str:
         """A PetEvent (the interface): each event rendered as its own type.
         `pet_row`: the row that `pet` renders (a mutation's payload), else
-        `pet` reads the pet as it is now."""
+        `pet` reads the pet as it is now. `only`: the event type that the
+        row is known to hold (a mutation's), rendered without the others."""
         cases = []
         for event_type, type_name in EVENT_TYPE_NAMES.items():
+            if only is not None and event_type != only:
+                continue
             members = []
             for name, field_nodes in self.fields(type_name, nodes).items():
                 if field_nodes[0].name.value == "type":
@@ -243,6 +248,8 @@ class Compiler:
                     members.append((name, sql.json_string_literal(event_type)))
                     continue
                 members.append((name, self.event_field(type_name, field_nodes, row, pet_row)))
+            if only is not None:
+                return sql.json_object(members)
             cases.append(f"when {sql.literal(event_type)} then {sql.json_object(members)}")
         return f"(case {row}.event_type {' '.join(cases)} end)"
 

@@ -98,24 +98,28 @@ class AppendFunction:
             command.columns.get(name) is not None for name in self.defaulted
         )
 
-    def insert(self, placeholder: Callable[[int, str], str]) -> str:
+    def insert(self, placeholder: Callable[[int, str], str], returning: str | None = None) -> str:
         """The append without the function, for an `insertable` command: the
-        INSERT into the event's own table, returning the stored event as one
-        pet_event_log row named `event`. Its parameters are the call's first
-        ones, numbered alike; `insert_arguments` gives them."""
+        INSERT into the event's own table (named `e` in the statement),
+        returning `returning` (an expression over the stored row), else the
+        stored event as one pet_event_log row named `event`. Its parameters
+        are the call's first ones, numbered alike; `insert_arguments` gives
+        them."""
         table = EVENT_TABLES[self.event_type].name
         own = [name for name, _ in self.columns]
         names = ["id", *own, "metadata", "expected_version"]
         types = ["uuid", *(sql_type for _, sql_type in self.columns), "jsonb", "integer"]
         values = ", ".join(placeholder(i, t) for i, t in enumerate(types))
-        # The view's columns in its order: this table's payload columns
-        # where it has them, null elsewhere (as the function's RETURNING).
-        logged = [
-            c.name if c.name in _BASE_COLUMNS or c.name in own else "null" for c in pet_event_log.c
-        ]
+        if returning is None:
+            # The view's columns in its order: this table's payload columns
+            # where it has them, null elsewhere (as the function's RETURNING).
+            logged = [
+                f"e.{c.name}" if c.name in _BASE_COLUMNS or c.name in own else "null"
+                for c in pet_event_log.c
+            ]
+            returning = f"row({', '.join(logged)})::pet_event_log as event"
         return (
-            f"insert into {table} ({', '.join(names)}) values ({values}) "
-            f"returning row({', '.join(logged)})::pet_event_log as event"
+            f"insert into {table} as e ({', '.join(names)}) values ({values}) returning {returning}"
         )
 
     def arguments(self, command: Command) -> list[Any]:
