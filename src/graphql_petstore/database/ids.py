@@ -12,8 +12,9 @@ So the timestamp here is RFC 9562's method 3: the millisecond, then its
 fraction in the 12 bits of rand_a (steps of about 0.24 µs), both from the
 clock. Only an id made in the same step as the one before it is moved on
 past it, by one step: the ids of one process increase, and stay within
-microseconds of the clock below 4 million ids a second. PostgreSQL 18's
-uuidv7() lays its ids out the same way. The other 62 bits are random.
+microseconds of the clock below 4 million ids a second. The database's
+uuid_generate_v7() lays its ids out the same way (sql/0001, PostgreSQL 18's
+uuidv7()). The other 62 bits are random.
 """
 
 from __future__ import annotations
