@@ -28,9 +28,11 @@ How GraphQL maps to SQL:
     Mutation root          the INSERT into the event's table, in a CTE
                            (or, with an idempotency key or a date left to
                            its default, the append function of sql/0020),
-                           rendered as the payload: the event, and the pet
-                           as the event left it (pet_fold of the event over
-                           the pet the statement saw) — insert and answer in
+                           rendered as the payload: the event (as the
+                           mutation's type, no CASE), and the pet as the
+                           event left it (pet_fold of the event over the pet
+                           the statement saw); a payload without the pet is
+                           the INSERT's own RETURNING — insert and answer in
                            one statement, one round trip, one transaction
 
 Equivalence with strawberry, which stays the reference:
