@@ -237,21 +237,27 @@ class Compiler:
         `pet_row`: the row that `pet` renders (a mutation's payload), else
         `pet` reads the pet as it is now. `only`: the event type that the
         row is known to hold (a mutation's), rendered without the others."""
-        cases = []
-        for event_type, type_name in EVENT_TYPE_NAMES.items():
-            if only is not None and event_type != only:
-                continue
-            members = []
-            for name, field_nodes in self.fields(type_name, nodes).items():
-                if field_nodes[0].name.value == "type":
-                    # Known in this branch: no need to look at the column.
-                    members.append((name, sql.json_string_literal(event_type)))
-                    continue
-                members.append((name, self.event_field(type_name, field_nodes, row, pet_row)))
-            if only is not None:
-                return sql.json_object(members)
-            cases.append(f"when {sql.literal(event_type)} then {sql.json_object(members)}")
+        if only is not None:
+            return self._event_of_type(only, nodes, row, pet_row)
+        cases = [
+            f"when {sql.literal(event_type)} then "
+            + self._event_of_type(event_type, nodes, row, pet_row)
+            for event_type in EVENT_TYPE_NAMES
+        ]
         return f"(case {row}.event_type {' '.join(cases)} end)"
+
+    def _event_of_type(
+        self, event_type: str, nodes: list[FieldNode], row: str, pet_row: str | None
+    ) -> str:
+        type_name = EVENT_TYPE_NAMES[event_type]
+        members = []
+        for name, field_nodes in self.fields(type_name, nodes).items():
+            if field_nodes[0].name.value == "type":
+                # Known for this type: no need to look at the column.
+                members.append((name, sql.json_string_literal(event_type)))
+                continue
+            members.append((name, self.event_field(type_name, field_nodes, row, pet_row)))
+        return sql.json_object(members)
 
     def event_field(
         self, type_name: str, nodes: list[FieldNode], row: str, pet_row: str | None

@@ -216,8 +216,10 @@ def _payload(compiler: Compiler, nodes: list[FieldNode], event_type: str) -> str
         if field == "__typename":
             value = sql.json_string_literal("PetEventPayload")
         elif field == "event":
-            # The event the mutation appended: of its type (an idempotent
-            # replay too: the key's fingerprint holds the type).
+            # The event the mutation appended: of its type. The INSERT's
+            # table holds no other (its trigger refuses one); a replayed
+            # idempotency key names one of this type because the server's
+            # fingerprint holds the type (sql/0020 does not check it).
             value = compiler.event(field_nodes, "e", pet_row="p", only=event_type)
         elif field == "pet":
             value = compiler.pet(field_nodes, "p")
