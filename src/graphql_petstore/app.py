@@ -27,13 +27,10 @@ from graphql_petstore.database.horizon import HorizonWatch
 from graphql_petstore.database.migrations import load_migrations
 from graphql_petstore.database.routing import PRIMARY, REPLICA_CONNECT_TIMEOUT, Node, Router
 from graphql_petstore.database.stream import EventStream
-from graphql_petstore.deadline import GRAPHQL_PATH, RequestLimitsMiddleware
+from graphql_petstore.deadline import GRAPHQL_PATH
+from graphql_petstore.envelope import Envelope
 from graphql_petstore.graphql_view import PetstoreGraphQL
-from graphql_petstore.middleware import (
-    ConsistencyTokenMiddleware,
-    RequestIdMiddleware,
-    WebSocketLimitMiddleware,
-)
+from graphql_petstore.middleware import WebSocketIdMiddleware, WebSocketLimitMiddleware
 from graphql_petstore.observability import metrics, tracing
 from graphql_petstore.observability.exposition import (
     MetricsEndpoint,
@@ -43,7 +40,6 @@ from graphql_petstore.observability.exposition import (
 from graphql_petstore.observability.health import ReadinessProbe
 from graphql_petstore.observability.line_batches import flush_lines
 from graphql_petstore.observability.operations import SUBSCRIPTION_COUNTS
-from graphql_petstore.observability.requests import ObservabilityMiddleware
 from graphql_petstore.observability.sampler import SAMPLE_INTERVAL, Sampler
 from graphql_petstore.persisted import PersistedDocuments, PersistedQueries, load_manifest
 from graphql_petstore.settings import Settings
@@ -189,15 +185,8 @@ def create_app(settings: Settings, database_url: str, *, serving: bool = False) 
     middleware += [
         # Shared subscriptions write their frames to the socket it finds.
         Middleware(SinkMiddleware),
-        Middleware(RequestIdMiddleware),
-        Middleware(ConsistencyTokenMiddleware),
-        Middleware(ObservabilityMiddleware, settings=settings),
-        Middleware(
-            RequestLimitsMiddleware,
-            timeout=settings.request_timeout,
-            max_bytes=settings.max_body_bytes,
-            body_read_timeout=settings.body_read_timeout,
-        ),
+        Middleware(WebSocketIdMiddleware),
+        Middleware(Envelope, settings=settings),
         Middleware(
             WebSocketLimitMiddleware,
             max_connections=settings.max_websockets,
@@ -217,7 +206,7 @@ class PetstoreApp(Starlette):
     """The app. A GraphQL request over HTTP goes through the middleware
     straight to its endpoint, past Starlette's error and exception
     middleware and its router: the route is known from the path and method,
-    ObservabilityMiddleware answers an unexpected error with a 500 (as
+    the envelope answers an unexpected error with a 500 (as
     Starlette's ServerErrorMiddleware would), and those three layers cost a
     point read 6% of its instructions (bench/request_path_bench.py).
     Everything else (WebSockets, other paths and methods, the lifespan) goes
@@ -238,7 +227,7 @@ class PetstoreApp(Starlette):
 
 
 # Middleware that acts on WebSockets alone, left out of the HTTP path.
-_WEBSOCKET_ONLY = (SinkMiddleware, WebSocketLimitMiddleware)
+_WEBSOCKET_ONLY = (SinkMiddleware, WebSocketIdMiddleware, WebSocketLimitMiddleware)
 # What the /graphql route accepts (HEAD: as Starlette adds it beside GET).
 _GRAPHQL_METHODS = frozenset({"GET", "HEAD", "POST"})
 

@@ -21,9 +21,10 @@ not. Its outcome is then always what the client hears (if it still listens):
 stored, or nothing stored, or APPEND_OUTCOME_UNKNOWN — never a time-out that
 hides a committed event (database/appends.py bounds the write's own waits).
 
-All of these are one middleware with one timer for all the requests in
+All of these are one object with one timer for all the requests in
 flight (the sweep): a timer per request and per bound cost more than the
-rest of this work together (bench/request_path_bench.py).
+rest of this work together (bench/request_path_bench.py). The envelope
+(envelope.py) runs every HTTP request through it.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ class _Request:
         "loop",
         "receive",
         "received",
-        "send",
         "started",
         "stopping",
         "task",
@@ -87,10 +87,9 @@ class _Request:
 
     def __init__(
         self,
-        limits: RequestLimitsMiddleware,
+        limits: RequestLimits,
         task: asyncio.Task[object],
         receive: Receive,
-        send: Send,
         limit_at: float,
     ) -> None:
         self.limits = limits
@@ -98,7 +97,6 @@ class _Request:
         # Kept: asyncio.get_running_loop() makes a getpid(2) on each call (CPython 3.11).
         self.loop = task.get_loop()
         self.receive = receive
-        self.send = send
         self.limit_at = limit_at
         self.held = False
         self.answered = False
@@ -173,12 +171,13 @@ class _Request:
                     self.watch_at = self.loop.time() + WATCH_AFTER
         return message
 
-    async def send_noting(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+    def note(self, message: Message) -> None:
+        """A message on its way to the client (the envelope's send tells each)."""
+        kind = message["type"]
+        if kind == "http.response.start":
             self.started = True
-        elif message["type"] == "http.response.body" and not message.get("more_body"):
+        elif kind == "http.response.body" and not message.get("more_body"):
             self.answered = True
-        await self.send(message)
 
 
 _current: ContextVar[_Request | None] = ContextVar("petstore_request", default=None)
@@ -196,19 +195,19 @@ def hold() -> None:
     request.held = True
 
 
-class RequestLimitsMiddleware:
+class RequestLimits:
     """413 and 408 for any HTTP request's body (`max_bytes`,
     `body_read_timeout`); the time limit (`timeout`) and the watch for the
-    client for GraphQL requests. WebSocket connections pass through."""
+    client for GraphQL requests. The envelope (envelope.py) runs every HTTP
+    request through it: admit(), then run() with a send that note()s each
+    message on the request."""
 
     def __init__(
         self,
-        app: ASGIApp,
         timeout: float,
         max_bytes: int,
         body_read_timeout: float | None = None,
     ) -> None:
-        self.app = app
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.body_read_timeout = body_read_timeout
@@ -216,37 +215,41 @@ class RequestLimitsMiddleware:
         self._sweeping: asyncio.TimerHandle | None = None
         self._sweep_at = 0.0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
+    def declared_too_large(self, declared: bytes | None) -> bool:
+        """Whether a Content-Length says the body is larger than allowed."""
+        return declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+
+    def admit(self, scope: Scope, receive: Receive) -> _Request:
+        """The request in flight that run() runs (the current task's)."""
         task = asyncio.current_task()
         assert task is not None
-        loop = task.get_loop()
-        now = loop.time()
+        now = task.get_loop().time()
         # The probes, /metrics and GraphiQL's assets bound themselves; and a
         # health checker that half-closes its socket once it has sent its
         # request (HAProxy's) still wants the answer.
         graphql = scope["path"] == GRAPHQL_PATH
-        request = _Request(self, task, receive, send, now + self.timeout if graphql else math.inf)
+        request = _Request(self, task, receive, now + self.timeout if graphql else math.inf)
         if scope["method"] in _BODILESS:
             request.body_read = True
             if graphql:
                 request.watch_at = now + WATCH_AFTER
+        return request
+
+    async def run(self, request: _Request, scope: Scope, app: ASGIApp, send: Send) -> None:
+        """Runs `app` on the request within its bounds; `send` is the way to
+        the client, which note()s each message on the request."""
+        graphql = request.limit_at != math.inf
         token = _current.set(request) if graphql else None
         self._in_flight.add(request)
-        self._sweep_by(loop, min(now + SWEEP_EVERY, request.limit_at))
+        loop = request.loop
+        self._sweep_by(loop, min(loop.time() + SWEEP_EVERY, request.limit_at))
         try:
-            await self.app(scope, request.receive_body, request.send_noting)
+            await app(scope, request.receive_body, send)
         except _TooLarge:
             if not request.started:
-                await self._too_large(send)
+                await self.too_large(send)
         except asyncio.CancelledError:
-            if request.stopping is None or task.uncancel() > 0:
+            if request.stopping is None or request.task.uncancel() > 0:
                 raise  # cancelled by someone else (the server shutting down)
             if request.started:
                 pass
@@ -307,7 +310,7 @@ class RequestLimitsMiddleware:
                 request.start_watching()
         self._sweep_by(loop, next_at)
 
-    async def _too_large(self, send: Send) -> None:
+    async def too_large(self, send: Send) -> None:
         await refuse(
             send,
             413,

@@ -1,16 +1,18 @@
-"""ASGI middleware: a request id on every request, the consistency token,
-caps on concurrent WebSocket connections and their messages' size (an HTTP
-request's bounds are in deadline.py)."""
+"""A request's ids and its consistency token (read by envelope.py for HTTP,
+by WebSocketIdMiddleware for WebSockets), and caps on concurrent WebSocket
+connections and their messages' size (an HTTP request's bounds are in
+deadline.py)."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphql_petstore.database.consistency import TOKEN_HEADER, MalformedTokenError, parse_token
+from graphql_petstore.database.consistency import MalformedTokenError, parse_token
 from graphql_petstore.observability import metrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -20,72 +22,69 @@ _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _SERVER_REQUEST_ID_HEADER = SERVER_REQUEST_ID_HEADER.encode()
 
 
-class RequestIdMiddleware:
-    """Gives every request an id of the server's own, in
-    scope["state"]["request_id"]: the id in logs, in masked errors, and the
-    requestId stored in an event's metadata (the audit trail names requests
-    the server made the ids of, not ones a client chose). A client's sane
-    X-Request-ID is kept as scope["state"]["client_request_id"], logged with
-    the access line and echoed in X-Request-ID; without one, X-Request-ID is
-    the server's id. Petstore-Request-ID is always the server's."""
+def request_ids(given: bytes | None) -> tuple[str, str | None]:
+    """A request's id of the server's own, and the client's X-Request-ID
+    (`given`) when it is sane, else None.
+
+    The server's id is the one in logs, in masked errors, and the requestId
+    stored in an event's metadata (the audit trail names requests the server
+    made the ids of, not ones a client chose); the client's is logged with
+    the access line and echoed in X-Request-ID (without one, X-Request-ID is
+    the server's id). Petstore-Request-ID is always the server's."""
+    # Unique, not secret (it is echoed to the client): 128 random bits
+    # from the process's generator, without uuid4's system call and object.
+    request_id = f"{getrandbits(128):032x}"
+    if given is not None:
+        text = given.decode("latin-1")
+        if _ACCEPTABLE_REQUEST_ID.match(text):
+            return request_id, text
+    return request_id, None
+
+
+def id_headers(request_id: str, client_request_id: str | None) -> list[tuple[bytes, bytes]]:
+    """The response headers that name a request (see request_ids)."""
+    echoed = request_id if client_request_id is None else client_request_id
+    return [
+        (_REQUEST_ID_HEADER, echoed.encode()),
+        (_SERVER_REQUEST_ID_HEADER, request_id.encode()),
+    ]
+
+
+def consistency_token(given: bytes) -> uuid.UUID | None:
+    """The event id that a Petstore-Consistency-Token header names, for both
+    request paths; None: malformed (refused with refuse_token before either
+    sees the request)."""
+    try:
+        return parse_token(given.decode("latin-1").strip())
+    except MalformedTokenError:
+        return None
+
+
+async def refuse_token(send: Send) -> None:
+    await refuse(
+        send,
+        400,
+        "the Petstore-Consistency-Token header is not a token that this server "
+        "made: send a mutation's consistencyToken as it came, or no header",
+        "BAD_USER_INPUT",
+    )
+
+
+class WebSocketIdMiddleware:
+    """A WebSocket connection's ids in scope["state"] (request_id, and
+    client_request_id when sane), as an HTTP request's (envelope.py)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        # Unique, not secret (it is echoed to the client): 128 random bits
-        # from the process's generator, without uuid4's system call and object.
-        request_id = f"{getrandbits(128):032x}"
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        echoed = request_id
-        for name, value in scope["headers"]:
-            if name == _REQUEST_ID_HEADER:
-                given = value.decode("latin-1")
-                if _ACCEPTABLE_REQUEST_ID.match(given):
-                    state["client_request_id"] = echoed = given
-        added = [
-            (_REQUEST_ID_HEADER, echoed.encode()),
-            (_SERVER_REQUEST_ID_HEADER, request_id.encode()),
-        ]
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *added]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class ConsistencyTokenMiddleware:
-    """Reads the Petstore-Consistency-Token header into
-    scope["state"]["consistency_token"] (the event id it names), for both
-    request paths; a malformed one is refused with 400 before either sees it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(TOKEN_HEADER.encode())
-        if given is not None:
-            try:
-                token = parse_token(given.decode("latin-1").strip())
-            except MalformedTokenError:
-                await refuse(
-                    send,
-                    400,
-                    "the Petstore-Consistency-Token header is not a token that this server "
-                    "made: send a mutation's consistencyToken as it came, or no header",
-                    "BAD_USER_INPUT",
-                )
-                return
-            scope.setdefault("state", {})["consistency_token"] = token
+        if scope["type"] == "websocket":
+            given = dict(scope["headers"]).get(_REQUEST_ID_HEADER)
+            request_id, client_request_id = request_ids(given)
+            state = scope.setdefault("state", {})
+            state["request_id"] = request_id
+            if client_request_id is not None:
+                state["client_request_id"] = client_request_id
         await self.app(scope, receive, send)
 
 

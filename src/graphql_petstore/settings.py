@@ -93,7 +93,7 @@ class Settings:
     max_uninitialised_websockets: int = DEFAULT_MAX_UNINITIALISED_WEBSOCKETS
     websocket_init_timeout: float = DEFAULT_WEBSOCKET_INIT_TIMEOUT
     # Seconds a request's body, and a connection's request line and headers,
-    # may take to arrive (deadline.RequestLimitsMiddleware, server.py).
+    # may take to arrive (deadline.RequestLimits, server.py).
     body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT
     header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT
     # off: every operation needs a token (UNAUTHENTICATED without one);

@@ -15,9 +15,9 @@ Lower down, on the request's record (current_request()):
     record.note_errors(errors, default_code)  # top-level errors, as objects or as sent
     event_rejected("PET_NOT_AVAILABLE")       # counts it and notes the user error
 
-ObservabilityMiddleware then records the operation's metrics and logs the
-access line when the response has been sent. A path that runs outside that
-middleware calls record_operation() and log_access() itself.
+The envelope (graphql_petstore.envelope) then records the operation's metrics
+and logs the access line when the response has been sent. A path that runs
+outside it calls record_operation() and log_access() itself.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 ended (outcome and code), who asked (the token's name, never the token), and
 the access line and operation metrics it leaves.
 
-ObservabilityMiddleware makes a RequestRecord for each HTTP request and makes
-it current (graphql_petstore.observability.current). Whatever answers the
-request notes what it learns on the record: strawberry's path through the
-ObserveOperations extension, any other path (a compiled fast path inside this
-middleware) through the same note_* methods. When the response is sent the
-middleware records the operation's metrics and logs one access line.
+The envelope (graphql_petstore.envelope) makes a RequestRecord for each HTTP
+request and makes it current (graphql_petstore.observability.current).
+Whatever answers the request notes what it learns on the record: strawberry's
+path through the ObserveOperations extension, any other path (the compiled
+path) through the same note_* methods. When the response is sent the
+envelope calls finish(): the operation's metrics and one access line.
 Operations over a WebSocket have no HTTP request: each makes its own record
 and finishes it itself (graphql_petstore.observability.operations).
 """
@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Send
 
 from graphql_petstore.auth import token_name
 from graphql_petstore.observability import access_lines, metrics, tracing
-from graphql_petstore.observability.current import CURRENT_REQUEST
 from graphql_petstore.observability.logs import (
     cut,
     fields_after_head,
@@ -43,7 +42,6 @@ from graphql_petstore.observability.metrics import (
 )
 from graphql_petstore.settings import Settings
 
-logger = logging.getLogger("graphql_petstore.errors")
 ACCESS_LOGGER = "graphql_petstore.access"
 access_logger = logging.getLogger(ACCESS_LOGGER)
 
@@ -117,56 +115,6 @@ class RequestRecord:
 
     def seconds(self) -> float:
         return time.perf_counter() - self.started
-
-
-class ObservabilityMiddleware:
-    """A RequestRecord per HTTP request; when it is answered, the operation's
-    metrics and the access line. An exception that escapes the app is logged
-    at ERROR with its traceback and request id and answered with a 500 that
-    carries the request id."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        record = RequestRecord(
-            request_id=scope.get("state", {}).get("request_id", ""),
-            method=scope["method"],
-            path=scope["path"],
-        )
-        record.client_request_id = scope.get("state", {}).get("client_request_id")
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                record.authorization = value.decode("latin-1")
-        token = CURRENT_REQUEST.set(record)
-        if tracing.enabled():
-            tracing.annotate(**{"petstore.request_id": record.request_id})
-            if record.client_request_id is not None:
-                tracing.annotate(**{"petstore.client_request_id": record.client_request_id})
-
-        async def observed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observed_send)
-        except Exception:
-            logger.error("request %s: unexpected error", record.request_id, exc_info=True)
-            record.note_outcome(INTERNAL_ERROR, INTERNAL_SERVER_ERROR)
-            if record.status is not None:
-                raise  # too late for an answer of our own; uvicorn closes the connection
-            await _internal_error(send, record.request_id)
-            record.status = 500
-        finally:
-            try:
-                finish(record, self.settings)
-            finally:
-                CURRENT_REQUEST.reset(token)
 
 
 def finish(record: RequestRecord, settings: Settings) -> None:
@@ -314,7 +262,9 @@ def _line(
     return line
 
 
-async def _internal_error(send: Send, request_id: str) -> None:
+async def internal_error(send: Send, request_id: str) -> None:
+    """The answer to an exception that escaped the app before it answered,
+    as Starlette's ServerErrorMiddleware would give, with the request id."""
     body = json.dumps(
         {
             "errors": [
