@@ -238,8 +238,7 @@ class RequestLimits:
     async def run(self, request: _Request, scope: Scope, app: ASGIApp, send: Send) -> None:
         """Runs `app` on the request within its bounds; `send` is the way to
         the client, which note()s each message on the request."""
-        graphql = request.limit_at != math.inf
-        token = _current.set(request) if graphql else None
+        token = _current.set(request) if scope["path"] == GRAPHQL_PATH else None
         self._in_flight.add(request)
         loop = request.loop
         self._sweep_by(loop, min(loop.time() + SWEEP_EVERY, request.limit_at))
