@@ -30,7 +30,7 @@ from graphql_petstore.database.stream import EventStream
 from graphql_petstore.deadline import GRAPHQL_PATH
 from graphql_petstore.envelope import Envelope
 from graphql_petstore.graphql_view import PetstoreGraphQL
-from graphql_petstore.middleware import WebSocketIdMiddleware, WebSocketLimitMiddleware
+from graphql_petstore.middleware import WebSocketLimitMiddleware
 from graphql_petstore.observability import metrics, tracing
 from graphql_petstore.observability.exposition import (
     MetricsEndpoint,
@@ -185,7 +185,6 @@ def create_app(settings: Settings, database_url: str, *, serving: bool = False) 
     middleware += [
         # Shared subscriptions write their frames to the socket it finds.
         Middleware(SinkMiddleware),
-        Middleware(WebSocketIdMiddleware),
         Middleware(Envelope, settings=settings),
         Middleware(
             WebSocketLimitMiddleware,
@@ -227,7 +226,7 @@ class PetstoreApp(Starlette):
 
 
 # Middleware that acts on WebSockets alone, left out of the HTTP path.
-_WEBSOCKET_ONLY = (SinkMiddleware, WebSocketIdMiddleware, WebSocketLimitMiddleware)
+_WEBSOCKET_ONLY = (SinkMiddleware, WebSocketLimitMiddleware)
 # What the /graphql route accepts (HEAD: as Starlette adds it beside GET).
 _GRAPHQL_METHODS = frozenset({"GET", "HEAD", "POST"})
 

@@ -1,7 +1,6 @@
-"""A request's ids and its consistency token (read by envelope.py for HTTP,
-by WebSocketIdMiddleware for WebSockets), and caps on concurrent WebSocket
-connections and their messages' size (an HTTP request's bounds are in
-deadline.py)."""
+"""A request's ids and its consistency token (read by envelope.py), and
+caps on concurrent WebSocket connections and their messages' size (an HTTP
+request's bounds are in deadline.py)."""
 
 from __future__ import annotations
 
@@ -68,24 +67,6 @@ async def refuse_token(send: Send) -> None:
         "made: send a mutation's consistencyToken as it came, or no header",
         "BAD_USER_INPUT",
     )
-
-
-class WebSocketIdMiddleware:
-    """A WebSocket connection's ids in scope["state"] (request_id, and
-    client_request_id when sane), as an HTTP request's (envelope.py)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            given = dict(scope["headers"]).get(_REQUEST_ID_HEADER)
-            request_id, client_request_id = request_ids(given)
-            state = scope.setdefault("state", {})
-            state["request_id"] = request_id
-            if client_request_id is not None:
-                state["client_request_id"] = client_request_id
-        await self.app(scope, receive, send)
 
 
 async def refuse(send: Send, status: int, message: str, code: str, close: bool = False) -> None:

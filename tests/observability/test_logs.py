@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from graphql_petstore.observability.logs import (
     resolve_format,
     write_json_line,
 )
-from tests.subscriptions.support import API_TOKEN, ARRIVE, Server, ServerFactory
+from tests.subscriptions.support import API_TOKEN, ARRIVE, Server, ServerFactory, connect
 
 WRONG_TOKEN = "wrong-token-that-must-not-be-logged"
 # Long enough to be cut, with a tail that must not reach the log.
@@ -140,6 +141,27 @@ async def test_the_json_log_of_good_and_bad_requests(
     assert 'relation "pets" does not exist' in logged["traceback"]
     assert access[failed["request_id"]]["outcome"] == "internal_error"
     assert not [line for line in lines if line["level"] == "WARNING"]
+
+
+async def test_an_operation_over_a_websocket_is_logged_with_its_connections_request_id(
+    serve: ServerFactory,
+) -> None:
+    """The connection's request id (the server's own, envelope.py) names the
+    access line of each operation over it."""
+    server = await serve()
+    async with connect(server) as client:
+        subscription = await client.events()
+        await subscription.complete()
+        await asyncio.sleep(0.2)  # the server ends the operation
+    await server.close()  # every line is written
+
+    [line] = [
+        line
+        for line in log_lines(server)
+        if line["logger"] == "graphql_petstore.access" and line["transport"] == "websocket"
+    ]
+    assert line["operation_type"] == "subscription"
+    assert re.fullmatch("[0-9a-f]{32}", line["request_id"]), line
 
 
 def test_a_text_line_carries_the_fields_after_the_message() -> None:
