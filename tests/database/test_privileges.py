@@ -191,7 +191,7 @@ API_ROUTINES = [
     "petstore_append_pet_price_change(uuid,uuid,numeric,numeric,jsonb,integer,text,text)",
     "petstore_append_pet_sold(uuid,uuid,uuid,numeric,jsonb,integer,text,text)",
     "petstore_appended(uuid)",
-    "petstore_claim_idempotency_key(text,text,uuid)",
+    "petstore_claim_idempotency_key(text,text,uuid,text)",
     "petstore_error_sqlstate(text)",
     "petstore_reject(text,text,text)",
     "uuid_generate_v7()",

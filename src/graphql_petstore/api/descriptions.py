@@ -38,7 +38,9 @@ ENUM_VALUES: dict[str, dict[str, str]] = {
             "The pet is not at expectedVersion (someone changed it first); "
             "actualVersion says where it is."
         ),
-        "IDEMPOTENCY_KEY_REUSED": "This idempotencyKey was used before with a different input.",
+        "IDEMPOTENCY_KEY_REUSED": (
+            "This idempotencyKey was used before with a different input or by another mutation."
+        ),
     },
 }
 SCALARS = {

@@ -218,8 +218,8 @@ def _payload(compiler: Compiler, nodes: list[FieldNode], event_type: str) -> str
         elif field == "event":
             # The event the mutation appended: of its type. The INSERT's
             # table holds no other (its trigger refuses one); a replayed
-            # idempotency key names one of this type because the server's
-            # fingerprint holds the type (sql/0020 does not check it).
+            # idempotency key names one of this type (sql/0065 refuses a key
+            # whose event is of another, as the server's fingerprint does).
             value = compiler.event(field_nodes, "e", pet_row="p", only=event_type)
         elif field == "pet":
             value = compiler.pet(field_nodes, "p")

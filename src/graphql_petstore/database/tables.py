@@ -155,6 +155,7 @@ idempotency_keys = Table(
     Column("fingerprint", Text),
     Column("event_id", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True)),
+    Column("event_type", String(100)),  # sql/0065
 )
 
 EVENT_TABLES: dict[str, Table] = {
