@@ -1,6 +1,6 @@
 """Access lines joined from a template are the lines made whole, byte for
-byte but for the time, and their time is written as orjson writes a UTC
-datetime (graphql_petstore.observability.access_lines)."""
+byte but for the time, and their time is written, to the millisecond, as
+orjson writes a UTC datetime (graphql_petstore.observability.access_lines)."""
 
 from __future__ import annotations
 
@@ -117,26 +117,39 @@ def test_a_value_that_is_a_marker_makes_no_template_and_is_still_written(
 
 
 @pytest.mark.parametrize(
-    "microseconds",
+    "milliseconds",
     [
         0,
         1,
-        999_999,
-        1_000_000,
-        1_796_029_363_000_000,  # a whole second: no fraction
-        1_796_029_363_000_001,
-        1_796_029_363_123_400,
-        1_796_029_364_999_999,
-        4_102_444_799_999_999,  # 2099-12-31T23:59:59.999999
+        999,
+        1_000,
+        1_796_029_363_000,  # a whole second: no fraction
+        1_796_029_363_001,
+        1_796_029_363_123,
+        1_796_029_364_999,
+        4_102_444_799_999,  # 2099-12-31T23:59:59.999
     ],
 )
-def test_the_time_is_written_as_orjson_writes_the_utc_datetime(microseconds: int) -> None:
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)
-    assert access_lines.time_text(microseconds) == orjson.dumps(moment)
+def test_the_time_is_written_as_orjson_writes_the_utc_datetime(milliseconds: int) -> None:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=milliseconds)
+    assert access_lines.time_text(milliseconds) == orjson.dumps(moment)
     # The second is cached: the next value in another second is right too.
-    later = microseconds + 1_000_001
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=later)
+    later = milliseconds + 1_001
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=later)
     assert access_lines.time_text(later) == orjson.dumps(moment)
+
+
+def test_lines_in_one_millisecond_share_its_time_and_the_next_millisecond_gets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_796_029_363_123_456_789]
+    monkeypatch.setattr(access_lines, "time_ns", lambda: now[0])
+    pieces = (b'{"request_id":', b',"duration_ms":', b',"time":', b"}\n")
+    times = []
+    for step in (0, 400_000, 600_000):  # the same millisecond, then the next
+        now[0] += step
+        times.append(orjson.loads(access_lines.join(pieces, "an id", 0.5))["time"])
+    assert times == ["2026-11-30T09:02:43.123000+00:00"] * 2 + ["2026-11-30T09:02:43.124000+00:00"]
 
 
 def test_a_lone_surrogate_in_a_value_makes_no_template_and_the_line_is_still_written(

@@ -28,6 +28,7 @@ from graphql_petstore.observability.logs import (
     resolve_format,
     write_json_line,
 )
+from tests.observability.conftest import access_lines
 from tests.subscriptions.support import API_TOKEN, ARRIVE, Server, ServerFactory, connect
 
 WRONG_TOKEN = "wrong-token-that-must-not-be-logged"
@@ -151,15 +152,19 @@ async def test_an_operation_over_a_websocket_is_logged_with_its_connections_requ
     server = await serve()
     async with connect(server) as client:
         subscription = await client.events()
+        # Once an event has reached it, the operation has surely started: one
+        # completed before its task starts leaves no line (strawberry cancels
+        # a task that never ran).
+        arrival = {"input": {"name": "Rex", "species": "Cat", "price": "1.00"}}
+        await post(server, {"query": ARRIVE, "variables": arrival}, API_TOKEN)
+        await subscription.next()
         await subscription.complete()
-        await asyncio.sleep(0.2)  # the server ends the operation
-    await server.close()  # every line is written
+        # Written when the server has ended the operation, within a flush.
+        lines = await access_lines(
+            server, lambda lines: any(line["transport"] == "websocket" for line in lines)
+        )
 
-    [line] = [
-        line
-        for line in log_lines(server)
-        if line["logger"] == "graphql_petstore.access" and line["transport"] == "websocket"
-    ]
+    [line] = [line for line in lines if line["transport"] == "websocket"]
     assert line["operation_type"] == "subscription"
     assert re.fullmatch("[0-9a-f]{32}", line["request_id"]), line
 

@@ -184,7 +184,9 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
             record.code,
             record.actor,
         )
-        pieces = access_lines.template(kind, _line, record, level)
+        pieces = access_lines.templates.get(kind, access_lines.NOT_MADE)
+        if pieces is access_lines.NOT_MADE:
+            pieces = access_lines.template(kind, _line, record, level)
         if pieces is not None and write_json_bytes(
             access_logger,
             level,
