@@ -4,14 +4,14 @@ In the order in which it applies them:
 
 1. its ids (middleware.request_ids): the server's own, and the client's
    X-Request-ID when sane, in scope["state"] and in the response's headers;
-2. its consistency token (middleware.consistency_token) in
-   scope["state"]["consistency_token"]; a malformed one is refused with 400
-   before the request is recorded;
-3. its record (observability/requests.py), current while it is served: the
+2. its record (observability/requests.py), current while it is served: the
    operation's metrics and the access line once it is answered. An exception
    that escapes the app is logged at ERROR with its traceback and request id
    and answered with a 500 that carries the request id, as Starlette's
    ServerErrorMiddleware would;
+3. its consistency token (middleware.consistency_token) in
+   scope["state"]["consistency_token"]; a malformed one is refused with 400
+   (recorded, as any refused request);
 4. its bounds (deadline.RequestLimits): the body's size and arrival, the
    time limit, the watch for a client that went away.
 
@@ -35,6 +35,7 @@ from graphql_petstore.database.consistency import TOKEN_HEADER
 from graphql_petstore.deadline import RequestLimits
 from graphql_petstore.middleware import (
     REQUEST_ID_HEADER,
+    TOKEN_REFUSED,
     consistency_token,
     id_headers,
     refuse_token,
@@ -42,7 +43,7 @@ from graphql_petstore.middleware import (
 )
 from graphql_petstore.observability import tracing
 from graphql_petstore.observability.current import CURRENT_REQUEST
-from graphql_petstore.observability.metrics import INTERNAL_ERROR
+from graphql_petstore.observability.metrics import GRAPHQL_ERROR, INTERNAL_ERROR
 from graphql_petstore.observability.requests import (
     INTERNAL_SERVER_ERROR,
     RequestRecord,
@@ -85,14 +86,6 @@ class Envelope:
         state = scope["state"]
         added = id_headers(request_id, client_request_id)
 
-        given_token = headers.get(_TOKEN)
-        if given_token is not None:
-            token = consistency_token(given_token)
-            if token is None:
-                await refuse_token(_with_headers(send, added))
-                return
-            state["consistency_token"] = token
-
         authorization = headers.get(_AUTHORIZATION)
         record = RequestRecord(
             request_id=request_id,
@@ -117,9 +110,16 @@ class Envelope:
             await send(message)
 
         try:
-            if limits.declared_too_large(headers.get(_CONTENT_LENGTH)):
+            given_token = headers.get(_TOKEN)
+            token = None if given_token is None else consistency_token(given_token)
+            if given_token is not None and token is None:
+                record.note_outcome(GRAPHQL_ERROR, TOKEN_REFUSED)
+                await refuse_token(respond)
+            elif limits.declared_too_large(headers.get(_CONTENT_LENGTH)):
                 await limits.too_large(respond)
             else:
+                if token is not None:
+                    state["consistency_token"] = token
                 await limits.run(request, scope, self.app, respond)
         except Exception:
             logger.error("request %s: unexpected error", request_id, exc_info=True)
@@ -143,14 +143,3 @@ def _name(scope: Scope, headers: dict[bytes, bytes]) -> tuple[str, str | None]:
     if client_request_id is not None:
         state["client_request_id"] = client_request_id
     return request_id, client_request_id
-
-
-def _with_headers(send: Send, added: list[tuple[bytes, bytes]]) -> Send:
-    """`send`, adding the request's id headers to the response's start."""
-
-    async def sending(message: Message) -> None:
-        if message["type"] == _START:
-            message["headers"] = [*message.get("headers", ()), *added]
-        await send(message)
-
-    return sending

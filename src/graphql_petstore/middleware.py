@@ -59,13 +59,17 @@ def consistency_token(given: bytes) -> uuid.UUID | None:
         return None
 
 
+# The code of refuse_token's error.
+TOKEN_REFUSED = "BAD_USER_INPUT"
+
+
 async def refuse_token(send: Send) -> None:
     await refuse(
         send,
         400,
         "the Petstore-Consistency-Token header is not a token that this server "
         "made: send a mutation's consistencyToken as it came, or no header",
-        "BAD_USER_INPUT",
+        TOKEN_REFUSED,
     )
 
 

@@ -169,6 +169,29 @@ async def test_an_operation_over_a_websocket_is_logged_with_its_connections_requ
     assert re.fullmatch("[0-9a-f]{32}", line["request_id"]), line
 
 
+async def test_a_request_refused_for_a_malformed_consistency_token_has_its_access_line(
+    serve: ServerFactory,
+) -> None:
+    server = await serve()
+    response = await server.http.post(
+        "/graphql",
+        json={"query": "{ pets(first: 1) { edges { cursor } } }"},
+        headers={"Petstore-Consistency-Token": "not-a-token"},
+    )
+    assert response.status_code == 400, response.text
+    request_id = response.headers["petstore-request-id"]
+    lines = await access_lines(
+        server, lambda lines: any(line["request_id"] == request_id for line in lines)
+    )
+    [line] = [line for line in lines if line["request_id"] == request_id]
+    assert (line["status"], line["outcome"], line["code"], line["level"]) == (
+        400,
+        "graphql_error",
+        "BAD_USER_INPUT",
+        "INFO",
+    )
+
+
 def test_a_text_line_carries_the_fields_after_the_message() -> None:
     record = logging.LogRecord(
         "graphql_petstore.access", logging.INFO, "", 0, "POST /graphql 200", (), None
