@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_petstore.api.loaders import Loaders
-from graphql_petstore.auth import token_name
+from graphql_petstore.auth import bearer_name, token_name
 from graphql_petstore.database.doorbell import Doorbell
 from graphql_petstore.database.pool import ConnectionPool
 from graphql_petstore.database.routing import Route, Router
@@ -74,12 +74,7 @@ class Context:
 def reader(settings: Settings, header: str | None) -> str | None:
     """The name of the valid API token in the Authorization header, or None
     (no header, not a bearer token, not a token of PETSTORE_API_TOKENS)."""
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token_name(settings, token.strip())
+    return bearer_name(settings, header)
 
 
 def anonymous_read_refused(settings: Settings, header: str | None) -> GraphQLError | None:
@@ -109,6 +104,9 @@ def page_size(first: int | None, settings: Settings) -> int:
 def writer(settings: Settings, header: str | None) -> str:
     """The name of the API token that authorises a write, or a top-level
     UNAUTHENTICATED error."""
+    name = bearer_name(settings, header)
+    if name is not None:
+        return name
     if not header:
         raise GraphQLError(
             "writes need an Authorization: Bearer <token> header",

@@ -24,7 +24,7 @@ from typing import Any
 from graphql import GraphQLError
 from starlette.types import Send
 
-from graphql_petstore.auth import token_name
+from graphql_petstore.auth import bearer_name
 from graphql_petstore.observability import access_lines, metrics, tracing
 from graphql_petstore.observability.logs import (
     cut,
@@ -146,13 +146,6 @@ def finish(record: RequestRecord, settings: Settings) -> None:
     log_access(record, seconds, settings)
 
 
-def actor_of(settings: Settings, authorization: str) -> str | None:
-    scheme, _, presented = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        return None
-    return token_name(settings, presented.strip())
-
-
 def log_access(record: RequestRecord, seconds: float, settings: Settings | None = None) -> None:
     """The access line: INFO, or DEBUG for probes and scrapes. The actor is
     looked up here (only for a line that is written) unless the path that
@@ -161,7 +154,7 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
     if not access_logger.isEnabledFor(level):
         return
     if record.actor is None and record.authorization and settings is not None:
-        record.actor = actor_of(settings, record.authorization)
+        record.actor = bearer_name(settings, record.authorization)
     # round(…, 3) goes through the float's decimal digits: twice the cost.
     duration_ms = int(seconds * 1_000_000 + 0.5) / 1000
     usual = (

@@ -36,7 +36,7 @@ from graphql import (
 )
 
 from graphql_petstore.api.read_routing import _root_fields
-from graphql_petstore.auth import token_name
+from graphql_petstore.auth import bearer_name
 from graphql_petstore.database.consistency import TOKEN_INIT_KEY
 from graphql_petstore.settings import Settings
 
@@ -185,10 +185,7 @@ def caller_class(context: Any, settings: Settings) -> str:
 def _token(settings: Settings, header: Any) -> str | None:
     if not isinstance(header, str):
         return None if header is None else canonical(header)
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token_name(settings, token.strip())
+    return bearer_name(settings, header)
 
 
 def plan(
