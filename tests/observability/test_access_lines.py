@@ -1,6 +1,7 @@
-"""Access lines joined from a template are the lines made whole, byte for
-byte but for the time, and their time is written, to the millisecond, as
-orjson writes a UTC datetime (graphql_petstore.observability.access_lines)."""
+"""Access lines filled in from a template are the lines made whole, byte for
+byte but for the time and the duration's trailing zeros, and their time is
+written, to the millisecond, as orjson writes a UTC datetime
+(graphql_petstore.observability.access_lines)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from graphql_petstore.observability.requests import RequestRecord, log_access
 from tests.observability.test_logs import json_lines_to
 
 _TIME = re.compile(rb'"time":"([^"]*)"')
+_DURATION = re.compile(rb'"duration_ms":[0-9.]+')
 
 
 def _record(**given: object) -> RequestRecord:
@@ -46,6 +48,7 @@ KINDS = {
         operation_type="query", outcome=OK, actor='zoë "quoted" \\ ok'
     ),
     "a refused body": _record(status=413, outcome=GRAPHQL_ERROR, code="PAYLOAD_TOO_LARGE"),
+    "percent signs": _record(method="GET", path="/%s%%b%", status=404, actor="100%"),
 }
 
 
@@ -70,19 +73,22 @@ def _logged(written: io.BytesIO, record: RequestRecord, seconds: float) -> bytes
     return line
 
 
+@pytest.mark.parametrize("seconds", [0.0123456, 0.5, 0.0000004, 3.0004996])
 def test_lines_from_templates_are_the_lines_made_whole(
-    lines: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+    lines: io.BytesIO, monkeypatch: pytest.MonkeyPatch, seconds: float
 ) -> None:
     """Every kind twice, in turns (a template that served another kind would
     show), then every kind made whole."""
-    templated = [_logged(lines, record, 0.0123456) for _ in range(2) for record in KINDS.values()]
+    templated = [_logged(lines, record, seconds) for _ in range(2) for record in KINDS.values()]
     assert len(access_lines.templates) == len(KINDS) - 1  # an error's line is made whole
     monkeypatch.setattr(access_lines, "MAX_TEMPLATES", 0)
     access_lines.templates.clear()
-    whole = [_logged(lines, record, 0.0123456) for record in KINDS.values()]
+    whole = [_logged(lines, record, seconds) for record in KINDS.values()]
     assert not access_lines.templates
     for line, expected, record in zip(templated, whole * 2, [*KINDS.values()] * 2, strict=True):
-        assert _TIME.sub(b"", line) == _TIME.sub(b"", expected)
+        assert _DURATION.sub(b"", _TIME.sub(b"", line)) == _DURATION.sub(
+            b"", _TIME.sub(b"", expected)
+        )
         time = _TIME.search(line)
         assert time is not None
         # The time as orjson would have written the datetime it names.
@@ -90,7 +96,9 @@ def test_lines_from_templates_are_the_lines_made_whole(
         assert orjson.dumps(datetime.fromisoformat(written)) == f'"{written}"'.encode()
         parsed = orjson.loads(line)
         assert parsed["request_id"] == record.request_id
-        assert parsed["duration_ms"] == 12.346
+        # The same number: to the microsecond, as the line made whole.
+        assert parsed["duration_ms"] == orjson.loads(expected)["duration_ms"]
+        assert parsed["duration_ms"] == round(seconds * 1000, 3)
         assert (parsed["path"], parsed["actor"]) == (record.path, record.actor)
 
 
@@ -144,11 +152,11 @@ def test_lines_in_one_millisecond_share_its_time_and_the_next_millisecond_gets_i
 ) -> None:
     now = [1_796_029_363_123_456_789]
     monkeypatch.setattr(access_lines, "time_ns", lambda: now[0])
-    pieces = (b'{"request_id":', b',"duration_ms":', b',"time":', b"}\n")
+    form = b'{"request_id":%b,"duration_ms":%.3f,"time":%b}\n'
     times = []
     for step in (0, 400_000, 600_000):  # the same millisecond, then the next
         now[0] += step
-        times.append(orjson.loads(access_lines.join(pieces, "an id", 0.5))["time"])
+        times.append(orjson.loads(access_lines.join(form, "an id", 0.5))["time"])
     assert times == ["2026-11-30T09:02:43.123000+00:00"] * 2 + ["2026-11-30T09:02:43.124000+00:00"]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from graphql_petstore.observability.line_batches import FLUSH_DELAY, flush_lines
+from graphql_petstore.observability.line_batches import FLUSH_DELAY, PendingLines, flush_lines
 from graphql_petstore.observability.logs import (
     MAX_LOGGED_TEXT,
     RequestContext,
@@ -334,6 +334,38 @@ def test_lines_to_an_unbuffered_stream_wait_for_one_write_and_stay_in_order(
         stream.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["message"] for line in lines] == ["first", "second", "the usual way", "third"]
+
+
+def test_what_a_non_blocking_stream_does_not_take_waits_for_the_next_flush_in_order() -> None:
+    """A raw write that takes part of the lines, then None (the pipe is
+    full): the rest stays, ahead of the lines written after it."""
+    taken: list[bytes] = []
+
+    class Full(io.RawIOBase):
+        room = 25
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int | None:
+            if self.room <= 0:
+                return None
+            chunk = bytes(data[: min(10, self.room)])
+            taken.append(chunk)
+            self.room -= len(chunk)
+            return len(chunk)
+
+    raw = Full()
+    pending = PendingLines(raw)
+    pending.write(b"a" * 40)
+    pending.flush()
+    assert b"".join(taken) == b"a" * 25
+    pending.write(b"b" * 5)
+    raw.room = 100
+    pending.flush()
+    assert b"".join(taken) == b"a" * 40 + b"b" * 5
+    pending.flush()  # nothing left
+    assert b"".join(taken) == b"a" * 40 + b"b" * 5
 
 
 def test_a_line_logged_the_usual_way_takes_the_waiting_lines_of_a_buffered_stream_along() -> None:

@@ -18,16 +18,14 @@ import contextlib
 import io
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 FLUSH_DELAY = 0.02
-# Bytes that PendingLines holds before it writes them without waiting for
-# the flush: bounded memory when lines come faster than FLUSH_DELAY.
-MAX_PENDING_BYTES = 64 * 1024
 
-# (logger, level, the bytes layer its lines wait in) while they wait; set
-# by logs.write_json_object.
-waiting: tuple[logging.Logger, int, Any] | None = None
+# (logger, level, the write of the bytes layer its lines wait in, that
+# layer) while they wait; set by logs.write_json_object.
+waiting: tuple[logging.Logger, int, Callable[[bytes], Any], Any] | None = None
 
 
 def flush_lines() -> None:
@@ -36,7 +34,7 @@ def flush_lines() -> None:
     lines, waiting = waiting, None
     if lines is not None:
         with contextlib.suppress(OSError, ValueError):  # a closed stream
-            lines[2].flush()
+            lines[3].flush()
 
 
 class PendingLines:
@@ -44,28 +42,32 @@ class PendingLines:
     (PYTHONUNBUFFERED=1, as container images often set, or `python -u`):
     its text layer then writes through to the raw file, and a line written
     there would cost a write(2) per request. The lines wait here instead,
-    as in a BufferedWriter."""
+    as in a BufferedWriter.
 
-    __slots__ = ("data", "raw")
+    A line is added by the bytearray's own extend, not by a method of ours:
+    a Python call per request cost as much as the rest of writing it
+    (bench/metrics_instructions_bench.py). So nothing counts the bytes as
+    they come: what waits is what came in one FLUSH_DELAY (a few hundred
+    kilobytes at the most a worker serves), or, on a non-blocking stream
+    whose reader stalls, what it has not taken yet."""
+
+    __slots__ = ("data", "raw", "write")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.data = bytearray()
-
-    def write(self, line: bytes) -> None:
-        self.data += line
-        if len(self.data) >= MAX_PENDING_BYTES:
-            self.flush()
+        self.write = self.data.extend
 
     def flush(self) -> None:
-        data, self.data = self.data, bytearray()
-        view = memoryview(data)
-        while view:
-            written = self.raw.write(view)
-            if not written:  # None: a non-blocking stream is full; the rest waits
-                self.data[:0] = view
-                return
-            view = view[written:]
+        data = self.data
+        done = 0
+        with memoryview(data) as view:
+            while done < len(view):
+                written = self.raw.write(view[done:])
+                if not written:  # None: a non-blocking stream is full; the rest waits
+                    break
+                done += written
+        del data[:done]
 
 
 # One per raw stream, kept across approvals, so that the lines that wait

@@ -25,7 +25,7 @@ from graphql import GraphQLError
 from starlette.types import Send
 
 from graphql_petstore.auth import bearer_name
-from graphql_petstore.observability import access_lines, metrics, tracing
+from graphql_petstore.observability import access_lines, line_batches, metrics, tracing
 from graphql_petstore.observability.logs import (
     cut,
     fields_after_head,
@@ -155,8 +155,6 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
         return
     if record.actor is None and record.authorization and settings is not None:
         record.actor = bearer_name(settings, record.authorization)
-    # round(…, 3) goes through the float's decimal digits: twice the cost.
-    duration_ms = int(seconds * 1_000_000 + 0.5) / 1000
     usual = (
         record.client_request_id is None
         and record.messages is None
@@ -177,15 +175,20 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
             record.code,
             record.actor,
         )
-        pieces = access_lines.templates.get(kind, access_lines.NOT_MADE)
-        if pieces is access_lines.NOT_MADE:
-            pieces = access_lines.template(kind, _line, record, level)
-        if pieces is not None and write_json_bytes(
-            access_logger,
-            level,
-            access_lines.join(pieces, record.request_id, duration_ms),
-        ):
-            return
+        form = access_lines.templates.get(kind, access_lines.NOT_MADE)
+        if form is access_lines.NOT_MADE:
+            form = access_lines.template(kind, _line, record, level)
+        if form is not None:
+            data = access_lines.join(form, record.request_id, seconds)
+            # write_json_bytes's first case, without its call.
+            waiting = line_batches.waiting
+            if waiting is not None and waiting[0] is access_logger and waiting[1] == level:
+                waiting[2](data)
+                return
+            if write_json_bytes(access_logger, level, data):
+                return
+    # round(…, 3) goes through the float's decimal digits: twice the cost.
+    duration_ms = int(seconds * 1_000_000 + 0.5) / 1000
     line = _line(record, level, record.request_id, duration_ms)
     if record.client_request_id is not None:
         line["client_request_id"] = record.client_request_id
