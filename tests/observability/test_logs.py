@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from graphql_petstore.observability.line_batches import FLUSH_DELAY, PendingLines, flush_lines
 from graphql_petstore.observability.logs import (
@@ -366,6 +367,32 @@ def test_what_a_non_blocking_stream_does_not_take_waits_for_the_next_flush_in_or
     assert b"".join(taken) == b"a" * 40 + b"b" * 5
     pending.flush()  # nothing left
     assert b"".join(taken) == b"a" * 40 + b"b" * 5
+
+
+def test_lines_a_failing_stream_refused_are_not_written_again() -> None:
+    taken: list[bytes] = []
+
+    class Failing(io.RawIOBase):
+        broken = True
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            if self.broken:
+                raise BrokenPipeError
+            taken.append(bytes(data))
+            return len(data)
+
+    raw = Failing()
+    pending = PendingLines(raw)
+    pending.write(b"lost\n")
+    with pytest.raises(BrokenPipeError):
+        pending.flush()
+    raw.broken = False
+    pending.write(b"next\n")
+    pending.flush()
+    assert taken == [b"next\n"]
 
 
 def test_a_line_logged_the_usual_way_takes_the_waiting_lines_of_a_buffered_stream_along() -> None:

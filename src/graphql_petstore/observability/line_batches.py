@@ -59,15 +59,18 @@ class PendingLines:
         self.write = self.data.extend
 
     def flush(self) -> None:
+        # A copy, not a view: a view that outlived a failed write (in its
+        # traceback) would forbid the bytearray to shrink. One per flush.
         data = self.data
-        done = 0
-        with memoryview(data) as view:
-            while done < len(view):
-                written = self.raw.write(view[done:])
+        try:
+            while data:
+                written = self.raw.write(bytes(data))
                 if not written:  # None: a non-blocking stream is full; the rest waits
-                    break
-                done += written
-        del data[:done]
+                    return
+                del data[:written]
+        except BaseException:
+            data.clear()  # a stream that fails (closed) is not tried again with the same lines
+            raise
 
 
 # One per raw stream, kept across approvals, so that the lines that wait
