@@ -217,6 +217,7 @@ class PetstoreGraphQL(GraphQL[Context, None]):
             doorbell=request.app.state.doorbell,
             router=request.app.state.router,
             authorization=request.headers.get("authorization"),
+            client_request_id=state.get("client_request_id"),
             appended_event_id=state.get("appended_event_id"),
             consistency_token=state.get("consistency_token"),
             # Routed already by the compiled path, which handed the request on.

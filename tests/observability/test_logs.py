@@ -145,13 +145,16 @@ async def test_the_json_log_of_good_and_bad_requests(
     assert not [line for line in lines if line["level"] == "WARNING"]
 
 
+@pytest.mark.parametrize("sharing", ["on", "off"])
 async def test_an_operation_over_a_websocket_is_logged_with_its_connections_request_id(
-    serve: ServerFactory,
+    serve: ServerFactory, sharing: str
 ) -> None:
     """The connection's request id (the server's own, envelope.py) names the
-    access line of each operation over it."""
-    server = await serve()
-    async with connect(server) as client:
+    access line of each operation over it, with the client's X-Request-ID of
+    the upgrade request: a shared subscription's line (sharing/members.py)
+    and one of its own (observability/operations.py)."""
+    server = await serve(PETSTORE_SUBSCRIPTION_SHARING=sharing)
+    async with connect(server, headers={"X-Request-ID": "ws-client-7"}) as client:
         subscription = await client.events()
         # Once an event has reached it, the operation has surely started: one
         # completed before its task starts leaves no line (strawberry cancels
@@ -168,6 +171,7 @@ async def test_an_operation_over_a_websocket_is_logged_with_its_connections_requ
     [line] = [line for line in lines if line["transport"] == "websocket"]
     assert line["operation_type"] == "subscription"
     assert re.fullmatch("[0-9a-f]{32}", line["request_id"]), line
+    assert line["client_request_id"] == "ws-client-7", line
 
 
 async def test_a_request_refused_for_a_malformed_consistency_token_has_its_access_line(

@@ -32,6 +32,9 @@ class Context:
     doorbell: Doorbell
     router: Router
     authorization: str | None = None
+    # The client's X-Request-ID, when sane (envelope.py): its access lines
+    # carry it.
+    client_request_id: str | None = None
     # Set when the compiled path has stored this request's event already and
     # strawberry is only to answer with it (compiled/http.py).
     appended_event_id: uuid.UUID | None = None

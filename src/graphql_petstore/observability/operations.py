@@ -88,6 +88,7 @@ class ObserveOperations(SchemaExtension):
                 request_id=getattr(context, "request_id", ""),
                 transport="websocket",
                 authorization=getattr(context, "authorization", None),
+                client_request_id=getattr(context, "client_request_id", None),
             )
             own = CURRENT_REQUEST.set(record)
         self._span = tracing.start_operation()

@@ -45,6 +45,7 @@ async def serve(
         request_id=member.request_id,
         transport="websocket",
         authorization=getattr(context, "authorization", None),
+        client_request_id=getattr(context, "client_request_id", None),
     )
     record.note_operation(OperationType.SUBSCRIPTION.value, plan.operation_name, plan.query)
     outcome = None  # cancelled, or the socket went
