@@ -14,7 +14,7 @@ one `%` fills it in, which costs less than joining its pieces around the
 values. There are at most MAX_TEMPLATES of them (operation names and actors
 vary by client): past that, lines are made whole, as they are whenever a
 line carries more than the usual fields (an error, the client's request id,
-a trace id).
+a trace id: while tracing is on, there are no templates).
 
 A templated line's time is to the millisecond, shared by the lines of that
 millisecond, and its duration_ms has three decimals, trailing zeros kept
@@ -31,6 +31,8 @@ from time import time_ns
 from typing import Any
 
 from orjson import OPT_APPEND_NEWLINE, dumps
+
+from graphql_petstore.observability import tracing
 
 MAX_TEMPLATES = 256
 
@@ -55,7 +57,7 @@ def template(key: Hashable, line: Callable[..., dict[str, Any]], *given: Any) ->
         return templates[key]
     except KeyError:
         pass
-    if len(templates) >= MAX_TEMPLATES:
+    if len(templates) >= MAX_TEMPLATES or tracing.enabled():
         return None
     try:
         form = _form(dumps(line(*given, *_MARKERS), option=OPT_APPEND_NEWLINE))

@@ -155,17 +155,18 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
         return
     if record.actor is None and record.authorization and settings is not None:
         record.actor = bearer_name(settings, record.authorization)
+    # (With tracing on, every line carries its trace id: access_lines makes
+    # no template then.)
     usual = (
         record.client_request_id is None
         and record.messages is None
         and record.outcome not in _ERRORS
-        and not tracing.enabled()
     )
     if usual:
-        # Everything that tells this line from another of its kind.
+        # Everything that tells this line from another of its kind. The level
+        # follows from the path; the transport from the method, which only an
+        # operation over a WebSocket lacks.
         kind = (
-            level,
-            record.transport,
             record.method,
             record.path,
             record.status,

@@ -90,6 +90,11 @@ def start() -> Tracing | None:
         return None
     _active = otel.OpenTelemetryTracing.from_environment()
     _active.instrument()
+    # From now on every access line carries its trace id: none is made from
+    # a template (access_lines), which has no place for one.
+    from graphql_petstore.observability import access_lines
+
+    access_lines.templates.clear()
     return _active
 
 
