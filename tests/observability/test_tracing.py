@@ -69,6 +69,14 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
     )
     payload = response.json()["data"]["recordPetArrival"]
     server_request_id = response.headers["petstore-request-id"]
+    # Without the client's id an access line is usually made from a template,
+    # which has no place for the trace id: with tracing on, none is.
+    plain = await server.http.post(
+        "/graphql",
+        json={"query": "{ pets(first: 1) { edges { cursor } } }"},
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    plain_request_id = plain.headers["petstore-request-id"]
     for probe in ("/healthz", "/readyz", "/metrics"):
         assert (await server.http.get(probe)).status_code == 200
     await server.close()  # the spans are flushed at exit
@@ -112,6 +120,14 @@ async def test_a_mutation_is_traced_from_the_request_down_to_its_sql(
     ]
     assert access["client_request_id"] == REQUEST_ID
     assert "0x" + access["trace_id"] == trace_id
+    [plain_access] = [
+        line
+        for line in map(json.loads, (li for li in text.splitlines() if li.startswith('{"')))
+        if line.get("logger") == "graphql_petstore.access"
+        and line["request_id"] == plain_request_id
+    ]
+    traced = {span["context"]["trace_id"] for span in spans}
+    assert "0x" + plain_access["trace_id"] in traced, plain_access
 
 
 NO_OPENTELEMETRY = """
