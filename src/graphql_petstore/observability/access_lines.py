@@ -5,8 +5,8 @@ by their request id, duration and time: the same method, path, status,
 operation, outcome and actor come back request after request. Made whole,
 as a dict and then JSON, the line was most of the 6 % that metrics and
 access lines added to a compiled mutation's instructions
-(bench/metrics_instructions_bench.py); joined from a template's pieces it
-costs a little over half as much.
+(bench/metrics_instructions_bench.py); filled in from a template it costs
+less than half as much.
 
 A template is the line of one such kind of request rendered once by
 orjson, with markers where the three values go, made into a bytes format:

@@ -44,12 +44,12 @@ class PendingLines:
     there would cost a write(2) per request. The lines wait here instead,
     as in a BufferedWriter.
 
-    A line is added by the bytearray's own extend, not by a method of ours:
-    a Python call per request cost as much as the rest of writing it
-    (bench/metrics_instructions_bench.py). So nothing counts the bytes as
-    they come: what waits is what came in one FLUSH_DELAY (a few hundred
-    kilobytes at the most a worker serves), or, on a non-blocking stream
-    whose reader stalls, what it has not taken yet."""
+    A line is added by the bytearray's own extend, not by a method of ours,
+    whose call cost three times what the extend does (callgrind). So
+    nothing counts the bytes as they come: what waits is what came in one
+    FLUSH_DELAY (a few hundred kilobytes at the most a worker serves), or,
+    on a non-blocking stream whose reader stalls, what it has not taken
+    yet."""
 
     __slots__ = ("data", "raw", "write")
 
