@@ -71,18 +71,13 @@ class Context:
     def reads_audit(self) -> bool:
         """Whether the caller presented a valid token: only then are an
         event's actor, requestId and metadata shown (null otherwise)."""
-        return reader(self.settings, self.authorization) is not None
-
-
-# The name of the valid API token in the Authorization header, or None: the
-# same function, not a frame around it (it runs for every request).
-reader = bearer_name
+        return bearer_name(self.settings, self.authorization) is not None
 
 
 def anonymous_read_refused(settings: Settings, header: str | None) -> GraphQLError | None:
     """With PETSTORE_ANONYMOUS_READS=off, the error for a caller without a
     valid token; None when the caller may go on."""
-    if settings.anonymous_reads or reader(settings, header) is not None:
+    if settings.anonymous_reads or bearer_name(settings, header) is not None:
         return None
     return GraphQLError(
         "this server serves only callers with a token (PETSTORE_ANONYMOUS_READS=off): "

@@ -24,9 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_petstore.api import retryable
 from graphql_petstore.api.commands import build_command
-from graphql_petstore.api.context import reader, writer
+from graphql_petstore.api.context import writer
 from graphql_petstore.api.mutations import append_failure
 from graphql_petstore.api.read_routing import route_for
+from graphql_petstore.auth import bearer_name
 from graphql_petstore.bytes_search import contains
 from graphql_petstore.compiled.arguments import Bindings
 from graphql_petstore.compiled.operations import Statement, Write
@@ -148,7 +149,7 @@ class CompiledGraphQL:
             return None
         authorization = _header(headers, b"authorization")
         # The token's name, or None: no valid token (read once per request).
-        caller = reader(self.settings, authorization)
+        caller = bearer_name(self.settings, authorization)
         if caller is None and not self.settings.anonymous_reads:
             return None  # strawberry refuses it (UNAUTHENTICATED)
         record = current_request()

@@ -18,14 +18,13 @@ import contextlib
 import io
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
 FLUSH_DELAY = 0.02
 
-# (logger, level, the write of the bytes layer its lines wait in, that
-# layer) while they wait; set by logs.write_json_object.
-waiting: tuple[logging.Logger, int, Callable[[bytes], Any], Any] | None = None
+# (logger, level, the bytes layer its lines wait in) while they wait; set
+# by logs.write_json_object.
+waiting: tuple[logging.Logger, int, Any] | None = None
 
 
 def flush_lines() -> None:
@@ -34,7 +33,7 @@ def flush_lines() -> None:
     lines, waiting = waiting, None
     if lines is not None:
         with contextlib.suppress(OSError, ValueError):  # a closed stream
-            lines[3].flush()
+            lines[2].flush()
 
 
 class PendingLines:

@@ -138,7 +138,7 @@ class JsonLines(JsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         waiting = line_batches.waiting
-        if waiting is not None and isinstance(waiting[3], line_batches.PendingLines):
+        if waiting is not None and isinstance(waiting[2], line_batches.PendingLines):
             # Lines that wait in a PendingLines would come after this one,
             # which the text layer writes straight through. Lines that wait
             # in a real BufferedWriter stay ahead of it there: the handler's
@@ -190,7 +190,7 @@ def write_json_object(logger: logging.Logger, level: int, line: dict[str, Any]) 
     fields_after_head(line)."""
     waiting = line_batches.waiting
     if waiting is not None and waiting[0] is logger and waiting[1] == level:
-        waiting[2](_line_bytes(line))
+        waiting[2].write(_line_bytes(line))
         return True
     handler = _sole_json_handler(logger, level)
     if handler is None:
@@ -205,7 +205,7 @@ def write_json_bytes(logger: logging.Logger, level: int, data: bytes) -> bool:
     write_json_object writes its own. False: nothing written."""
     waiting = line_batches.waiting
     if waiting is not None and waiting[0] is logger and waiting[1] == level:
-        waiting[2](data)
+        waiting[2].write(data)
         return True
     handler = _sole_json_handler(logger, level)
     if handler is None:
@@ -239,7 +239,7 @@ def _write(
         except RuntimeError:
             loop = None  # no event loop to flush later from
         if loop is not None:
-            line_batches.waiting = (logger, level, binary.write, binary)
+            line_batches.waiting = (logger, level, binary)
             # Looked up here, not imported: bench/metrics_instructions_bench.py
             # lengthens it to batch under valgrind as at full speed.
             loop.call_later(line_batches.FLUSH_DELAY, flush_lines)

@@ -25,7 +25,7 @@ from graphql import GraphQLError
 from starlette.types import Send
 
 from graphql_petstore.auth import bearer_name
-from graphql_petstore.observability import access_lines, line_batches, metrics, tracing
+from graphql_petstore.observability import access_lines, metrics, tracing
 from graphql_petstore.observability.logs import (
     cut,
     fields_after_head,
@@ -179,15 +179,10 @@ def log_access(record: RequestRecord, seconds: float, settings: Settings | None 
         form = access_lines.templates.get(kind, access_lines.NOT_MADE)
         if form is access_lines.NOT_MADE:
             form = access_lines.template(kind, _line, record, level)
-        if form is not None:
-            data = access_lines.join(form, record.request_id, seconds)
-            # write_json_bytes's first case, without its call.
-            waiting = line_batches.waiting
-            if waiting is not None and waiting[0] is access_logger and waiting[1] == level:
-                waiting[2](data)
-                return
-            if write_json_bytes(access_logger, level, data):
-                return
+        if form is not None and write_json_bytes(
+            access_logger, level, access_lines.join(form, record.request_id, seconds)
+        ):
+            return
     # round(…, 3) goes through the float's decimal digits: twice the cost.
     duration_ms = int(seconds * 1_000_000 + 0.5) / 1000
     line = _line(record, level, record.request_id, duration_ms)
