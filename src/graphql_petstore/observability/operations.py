@@ -84,12 +84,7 @@ class ObserveOperations(SchemaExtension):
         own: Token[RequestRecord | None] | None = None
         if record is None or record.transport != "http" or record.operation_type is not None:
             # Over a WebSocket: the operation is a request of its own.
-            record = RequestRecord(
-                request_id=getattr(context, "request_id", ""),
-                transport="websocket",
-                authorization=getattr(context, "authorization", None),
-                client_request_id=getattr(context, "client_request_id", None),
-            )
+            record = RequestRecord.over_websocket(getattr(context, "request_id", ""), context)
             own = CURRENT_REQUEST.set(record)
         self._span = tracing.start_operation()
         try:

@@ -82,6 +82,18 @@ class RequestRecord:
     messages: int | None = None  # results sent, for a subscription
     client_request_id: str | None = None  # the client's X-Request-ID, when sane
 
+    @classmethod
+    def over_websocket(cls, request_id: str, context: Any) -> RequestRecord:
+        """An operation over a WebSocket, a request of its own: it carries
+        what the connection's upgrade request gave its context (the
+        Authorization header, the client's X-Request-ID)."""
+        return cls(
+            request_id=request_id,
+            transport="websocket",
+            authorization=getattr(context, "authorization", None),
+            client_request_id=getattr(context, "client_request_id", None),
+        )
+
     def note_operation(
         self, operation_type: str, operation_name: str | None, document: str | None = None
     ) -> None:

@@ -41,12 +41,7 @@ async def serve(
     member: Member,
     send_text: SendText,
 ) -> str:
-    record = RequestRecord(
-        request_id=member.request_id,
-        transport="websocket",
-        authorization=getattr(context, "authorization", None),
-        client_request_id=getattr(context, "client_request_id", None),
-    )
+    record = RequestRecord.over_websocket(member.request_id, context)
     record.note_operation(OperationType.SUBSCRIPTION.value, plan.operation_name, plan.query)
     outcome = None  # cancelled, or the socket went
     groups.serving += 1
