@@ -36,14 +36,18 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql_petstore.database.location import libpq_url
-from harness.appends import PET_NUMBERS, bundled_executable, prepare_project, prepare_prototype
+from harness.appends import (
+    PET_NUMBERS,
+    PRICE_CHANGE_SCRIPT,
+    pgbench,
+    prepare_project,
+    prepare_prototype,
+)
 from harness.cli import add_keep_database, add_server_url, int_list
 from harness.cpu import SampledCpu
 from harness.database import connected, create_database, postgres_processes, postgres_server
@@ -51,14 +55,6 @@ from harness.report import command_line, say, say_machine
 from harness.rounds import median_interval
 
 TARGET = 0.6
-
-# Only pet_id and new_price, as the API sends them: the project's BEFORE
-# trigger locks the pet and fills old_price, pet_version and created_at.
-SCRIPT = """\\set n random(1, :npets)
-\\set cents random(100, 99999)
-insert into pet_price_change_events (pet_id, new_price)
-select id, :cents / 100.0 from bench.pet_ids where n = :n;
-"""
 
 
 @dataclass(frozen=True)
@@ -69,45 +65,6 @@ class Round:
     appends: int
     failed: int
     pg_us: float  # PostgreSQL CPU per append, microseconds
-
-
-async def pgbench(
-    url: str, script: Path, clients: int, seconds: int, pets: int, sampler: SampledCpu | None
-) -> tuple[float, int, int, float]:
-    """(tps, appends, failed transactions, PostgreSQL CPU % of one core)."""
-    args = ["-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2))]
-    args += ["-T", str(seconds), "-D", f"npets={pets}", "-f", str(script), libpq_url(url)]
-    env = {**os.environ, "PGOPTIONS": "-c petstore.notify=batched"}
-
-    async def run() -> str:
-        process = await asyncio.create_subprocess_exec(
-            bundled_executable("pgbench"),
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await process.communicate()
-        text = out.decode(errors="replace")
-        if process.returncode != 0:
-            raise SystemExit(f"pgbench failed ({process.returncode}):\n{text}")
-        return text
-
-    if sampler is None:
-        text, cpu = await run(), float("nan")
-    else:
-        text, _, cpu = await sampler.measure(run)
-
-    def number(pattern: str) -> float:
-        found = re.search(pattern, text)
-        if found is None:
-            raise SystemExit(f"pgbench printed no {pattern!r}:\n{text}")
-        return float(found.group(1))
-
-    tps = number(r"tps = ([0-9.]+)")
-    appends = int(number(r"actually processed: ([0-9]+)"))
-    failed = int(number(r"failed transactions: ([0-9]+)"))
-    return tps, appends, failed, cpu
 
 
 def report(rounds: list[Round], clients: list[int], variants: list[str]) -> None:
@@ -178,7 +135,7 @@ async def amain(args: argparse.Namespace) -> int:
                 pets[variant] = await conn.fetchval("select count(*) from bench.pet_ids")
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="append-bench-")))
         script = folder / "price_change.sql"
-        script.write_text(SCRIPT)
+        script.write_text(PRICE_CHANGE_SCRIPT)
         # Each database's own backends (and the server's background processes).
         samplers: dict[str, SampledCpu | None] = {}
         for variant, url in urls.items():

