@@ -130,7 +130,7 @@ class _HeadWithBody:
 
     def __init__(self, transport: Any, cycle: Any) -> None:
         self._transport = transport
-        self._cycle = cycle
+        self._cycle: Any = cycle
         self._held: bytes | None = None
         self._past_head = False
 
@@ -146,6 +146,11 @@ class _HeadWithBody:
             # one before it is "100 Continue").
             if cycle.response_started:
                 self._past_head = True
+                # The cycle holds this transport: let go of it, so that the
+                # two are freed by reference counting when the response is
+                # done, not left as a cycle for the garbage collector (one
+                # per request: it ran a collection every few dozen requests).
+                self._cycle = None
                 if (
                     cycle.chunked_encoding is False
                     and cycle.expected_content_length > 0
